@@ -1,0 +1,65 @@
+#pragma once
+// A maildrop keyed by UIDL: what the filesystem core needs from a POP3 server, and nothing
+// of POP3 itself. Pop3Maildrop is the real one; tests use fakes.
+//
+// Threading rule for every implementation: completion callbacks are never invoked inline
+// from inside the call that started the operation; they run later, on the maildrop's own
+// thread, and must not block (post heavy work elsewhere). Callbacks for operations started
+// in order complete in that order.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "popfs/util/message_id.hpp"
+#include "popfs/util/result.hpp"
+
+namespace popfs::mailbox {
+
+struct MessageInfo {
+  MessageId id;
+  std::uint64_t size = 0;  // the LIST size: provisional until the message has been fetched
+};
+
+struct Listing {
+  std::vector<MessageInfo> messages;  // in server order
+};
+
+class Maildrop {
+ public:
+  using ListDone = std::function<void(Result<Listing>)>;
+  using TextDone = std::function<void(Result<std::string>)>;
+  using ChunkSink = std::function<void(std::string_view chunk)>;
+  using Done = std::function<void(Result<void>)>;
+  using DeletionsDone = std::function<void(Result<std::vector<MessageId>>)>;
+
+  virtual ~Maildrop() = default;
+
+  // A listing no older than this call: UIDL then LIST of a session that logged in after
+  // the call began (a POP3 session sees a snapshot taken at login).
+  virtual void list(ListDone done) = 0;
+
+  // TOP n lines: the header block, the blank line and `lines` body lines; dot-unstuffed,
+  // CRLF line endings, without the terminating ".". Errc::unsupported if the server has no
+  // (working) TOP; Errc::message_gone if the id is not in the server's snapshot.
+  virtual void top(MessageId id, std::uint32_t lines, TextDone done) = 0;
+
+  // RETR, streamed: `sink` receives consecutive chunks of the message (dot-unstuffed,
+  // CRLF, no terminator) as they arrive. done(ok) only when the whole message arrived;
+  // after an error the bytes given to `sink` are incomplete and must be discarded.
+  virtual void retr(MessageId id, ChunkSink sink, Done done) = 0;
+
+  // DELE every id that is in a fresh snapshot (matched by UIDL and occurrence, never by a
+  // remembered message number), then QUIT. done receives the ids that are now gone from
+  // the server: those whose deletion the QUIT committed and those that were already absent.
+  // A lost connection before QUIT's +OK is an error: nothing was deleted.
+  virtual void commit_deletions(std::vector<MessageId> ids, DeletionsDone done) = 0;
+
+  // End any open session now (QUIT, no deletions) and fail queued work with
+  // Errc::cancelled. Called on unmount; callbacks may still run until it returns.
+  virtual void shutdown() = 0;
+};
+
+}  // namespace popfs::mailbox

@@ -1,0 +1,132 @@
+#pragma once
+// The filesystem core: a mailbox as a directory (doc/SEMANTICS.md, "The directory"). Holds
+// the inode table, the in-memory listing, lazy fetching with read-ahead, the deletion queue
+// and the poller. No FUSE headers, no sockets: the FUSE adapter (popfs::fuse) translates
+// kernel requests into these calls, and tests call them directly.
+//
+// Thread-safe. No call blocks on the network: operations that need the server complete
+// later through their callback, on one of the core's threads.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "popfs/fs/kernel_notifier.hpp"
+#include "popfs/fs/options.hpp"
+#include "popfs/mailbox/maildrop.hpp"
+#include "popfs/store/cache.hpp"
+#include "popfs/util/result.hpp"
+
+namespace popfs::fs {
+
+// Fixed inode numbers. Messages get 16 + 2 * (cache inode) and their stubs in .headers/ one
+// more, so both are stable across remounts and never collide.
+inline constexpr std::uint64_t kRootInode = 1;
+inline constexpr std::uint64_t kHeadersInode = 2;
+inline constexpr std::string_view kHeadersDirName = ".headers";
+
+struct Attr {
+  std::uint64_t ino = 0;
+  bool is_dir = false;
+  std::uint32_t permissions = 0;  // 0555 for directories, 0444 for files
+  std::uint32_t nlink = 1;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::uint64_t size = 0;
+  std::int64_t mtime = 0;
+  bool size_exact = false;     // false while st_size is the LIST size (or unknown)
+  double attr_timeout = 0.0;   // seconds the kernel may cache these attributes
+  double entry_timeout = 0.0;  // seconds the kernel may cache the name -> inode binding
+};
+
+struct DirEntry {
+  std::string name;
+  std::uint64_t ino = 0;
+  bool is_dir = false;
+};
+
+struct OpenInfo {
+  // Bypass the page cache for this open: used while the size is not known at all (a stub
+  // not yet fetched), so a reader is not cut at a provisional st_size.
+  bool direct_io = false;
+  bool keep_cache = false;  // content is exact and unchanged: keep the page cache
+};
+
+struct Status {
+  std::uint64_t messages = 0;
+  std::uint64_t cached_messages = 0;
+  std::uint64_t cached_bytes = 0;
+  std::uint64_t pending_deletions = 0;
+  std::optional<std::chrono::system_clock::time_point> last_refresh;
+  std::string last_error;  // empty when the last server contact succeeded
+  bool refreshing = false;
+};
+
+struct SyncProgress {
+  std::uint64_t done_messages = 0;
+  std::uint64_t total_messages = 0;
+  std::uint64_t done_bytes = 0;
+  std::uint64_t total_bytes = 0;  // by LIST sizes
+  std::uint64_t failed_messages = 0;
+};
+
+class Filesystem {
+ public:
+  using ReadDone = std::function<void(Result<std::string>)>;
+
+  // Both references must outlive the Filesystem. shutdown() also shuts the maildrop down.
+  Filesystem(mailbox::Maildrop& maildrop, store::Cache& cache, FsOptions options);
+  ~Filesystem();  // calls shutdown()
+  Filesystem(const Filesystem&) = delete;
+  Filesystem& operator=(const Filesystem&) = delete;
+
+  // Loads the cached listing (so the mount works offline at once), then in the background:
+  // refreshes from the server, commits pending deletions of earlier runs, fetches stubs,
+  // and starts the poller.
+  Result<void> start();
+  // Lists the server now; `done` (optional) runs once the new listing is applied or failed.
+  void refresh(std::function<void(Result<void>)> done = {});
+  Status status();
+  // Downloads every uncached body, pipelined. progress runs after each message.
+  void sync(std::function<void(SyncProgress)> progress, std::function<void(Result<void>)> done);
+  // Commits pending deletions now and waits for the result (for umount and shutdown).
+  // Must not be called from a maildrop callback.
+  Result<void> flush_deletions(std::chrono::milliseconds timeout);
+  // Stops the poller and background work, shuts the maildrop down (failing queued work),
+  // and runs the remaining completions. Idempotent.
+  void shutdown();
+
+  // The kernel side; may be null (tests). Must outlive the Filesystem or be reset first.
+  void set_kernel_notifier(KernelNotifier* notifier);
+
+  // ---- Operations the FUSE adapter calls. Inode numbers are the kernel's. ----
+  // Counts one kernel lookup reference on success.
+  Result<Attr> lookup(std::uint64_t parent, std::string_view name);
+  // Adds lookup references without a lookup (readdirplus entries that reached the kernel).
+  void add_lookup(std::uint64_t ino, std::uint64_t count = 1);
+  void forget(std::uint64_t ino, std::uint64_t nlookup);
+  Result<Attr> getattr(std::uint64_t ino);
+  // Every entry of a directory, "." and ".." first, messages in server order. From memory.
+  Result<std::vector<DirEntry>> read_directory(std::uint64_t ino);
+  // accmode_flags: the open(2) flags; anything but read-only fails with EROFS.
+  Result<OpenInfo> open(std::uint64_t ino, int open_flags);
+  // Up to `size` bytes at `offset`; fewer only at the end of the file. `done` runs exactly
+  // once, inline when the data is local, otherwise later from a core thread.
+  void read(std::uint64_t ino, std::uint64_t offset, std::size_t size, ReadDone done);
+  // Root *.eml only: records the deletion durably, hides the message, commits in the
+  // background. EROFS with -o ro and inside .headers/; ENOENT for unknown names.
+  Result<void> unlink(std::uint64_t parent, std::string_view name);
+  Result<std::string> getxattr(std::uint64_t ino, std::string_view name);
+  Result<std::vector<std::string>> listxattr(std::uint64_t ino);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace popfs::fs

@@ -1,0 +1,47 @@
+#pragma once
+// How a Filesystem presents and maintains a mailbox. Filled in by app/ from mount options.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+
+namespace popfs::fs {
+
+struct FsOptions {
+  bool read_only = false;  // -o ro: unlink fails with EROFS, nothing is ever deleted
+  bool lf = false;         // -o lf: present CRLF line endings as LF (changes sizes)
+  // -o poll: while the mount is in use, list the server this often. Zero disables polling
+  // (refresh() still works).
+  std::chrono::seconds poll{60};
+  uid_t uid = 0;  // owner of every file and directory (the mounting user)
+  gid_t gid = 0;
+
+  // Header stubs (TOP n 0) are fetched in the background after each listing so `ls -l`
+  // has mtimes without waiting.
+  bool prefetch_stubs = true;
+  std::uint32_t max_stub_requests_in_flight = 256;
+
+  // Read-ahead for sequential readers (cp -r, tar, grep -r): when a body is read, RETRs for
+  // the next messages in directory order are queued, bounded by both limits.
+  std::uint32_t prefetch_messages = 16;
+  std::uint64_t prefetch_bytes = 16ULL << 20;
+
+  // Reads of the first bytes of an uncached message larger than this are answered from
+  // TOP n k when the requested range ends within prefix_read_limit.
+  std::uint64_t prefix_read_min_size = 64 * 1024;
+  std::uint64_t prefix_read_limit = 256 * 1024;
+
+  // Unlinks arriving within this delay are committed in one session; failed commits are
+  // retried with exponential backoff between these bounds.
+  std::chrono::milliseconds deletion_batch_delay{300};
+  std::chrono::milliseconds deletion_retry_min{1000};
+  std::chrono::milliseconds deletion_retry_max{60000};
+
+  // Kernel cache timeouts (seconds) for names and for attributes that are exact. Attributes
+  // that are provisional (LIST size before the first fetch) always get 0.
+  double entry_timeout = 1.0;
+  double attr_timeout = 1.0;
+};
+
+}  // namespace popfs::fs

@@ -19,11 +19,20 @@
 
 namespace popfs::store {
 
+// Inode numbers. The cache hands out every message an inode pair: the message file gets an
+// even number >= kFirstMessageInode and its header stub (.headers/<name>.eml) the next odd
+// one. Numbers below kFirstMessageInode are reserved for the filesystem's own entries.
+inline constexpr std::uint64_t kRootInode = 1;          // the mount point (FUSE_ROOT_ID)
+inline constexpr std::uint64_t kHeadersDirInode = 2;    // MOUNTPOINT/.headers
+inline constexpr std::uint64_t kFirstMessageInode = 4;  // 3 is unused, kept for a future entry
+
 struct MessageRecord {
   MessageId id;
   std::uint64_t inode = 0;      // assigned once per id, never reused, stable across remounts
+  std::uint64_t stub_inode = 0; // always inode + 1: the .headers/ file of this message
   std::uint64_t list_size = 0;  // LIST size from the latest listing
-  std::optional<std::uint64_t> exact_size;  // byte count of the stored body, once fetched
+  std::optional<std::uint64_t> exact_size;  // byte count of the body, once fetched (kept
+                                            // after the body is evicted: it stays exact)
   std::int64_t mtime = 0;       // seconds since the epoch: Date: header, else first_seen
   std::int64_t first_seen = 0;  // when popfs first listed this id
   bool has_stub = false;
@@ -46,12 +55,15 @@ struct CacheStats {
 
 // Streams one body into the cache. Nothing is visible until commit(); destroying the
 // writer without commit() discards what was written (a cut download leaves no trace).
+// The chunks go to an unnamed temporary file in the cache directory, not to memory.
+// A BodyWriter must not outlive the Cache that made it.
 class BodyWriter {
  public:
   virtual ~BodyWriter() = default;
   virtual Result<void> append(std::string_view chunk) = 0;
   // Stores the body, sets exact_size, and evicts least-recently-read bodies if the cap is
-  // exceeded (never the one just committed).
+  // exceeded (never the one just committed). Errc::not_found (and nothing stored) if the
+  // message left the listing meanwhile: a body fetched before an invalidation is dropped.
   virtual Result<void> commit() = 0;
 };
 
@@ -60,6 +72,7 @@ class Cache {
   struct Options {
     std::filesystem::path dir;                  // created with mode 0700 if missing
     std::uint64_t body_cap_bytes = 2ULL << 30;  // cap for bodies; stubs and metadata are always kept
+    std::uint64_t initial_map_bytes = 64ULL << 20;  // LMDB map size to start with; grows as needed
   };
 
   // Opens or creates the cache; checks the schema version and migrates older ones.
@@ -85,6 +98,7 @@ class Cache {
 
   virtual Result<std::optional<std::string>> stub(const MessageId& id) = 0;
   // Stores the header stub; date_mtime (from its Date: header) replaces mtime when given.
+  // Errc::not_found if the id is not in the listing.
   virtual Result<void> put_stub(const MessageId& id, std::string_view stub,
                                 std::optional<std::int64_t> date_mtime) = 0;
 
@@ -107,5 +121,11 @@ class Cache {
 
   virtual Result<CacheStats> stats() = 0;
 };
+
+// `popfs cache clear`: deletes the cache directory of one account. Refuses (Errc::cache)
+// while a popfs process has that cache open, and removes only files the cache created: a
+// directory holding anything else is left in place with an error saying so. Ok if the
+// directory does not exist.
+Result<void> remove_cache_dir(const std::filesystem::path& dir);
 
 }  // namespace popfs::store

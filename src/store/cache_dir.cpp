@@ -1,0 +1,168 @@
+#include "cache_dir.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "popfs/store/cache.hpp"
+#include "store_failure.hpp"
+
+namespace popfs::store {
+namespace {
+
+constexpr std::string_view kPartialPrefix = ".partial-";
+
+[[noreturn]] void fail_errno(std::string what, int err) {
+  what += ": ";
+  what += std::strerror(err);
+  throw StoreFailure(err == ENOSPC || err == EDQUOT ? Errc::no_space : Errc::io, std::move(what));
+}
+
+bool is_cache_file(const std::string& name) {
+  return name == "data.mdb" || name == "lock.mdb" || name == kLockFileName ||
+         name.rfind(kPartialPrefix, 0) == 0;
+}
+
+}  // namespace
+
+void prepare_cache_dir(const std::filesystem::path& dir) {
+  if (dir.empty()) throw StoreFailure(Errc::invalid_argument, "no cache directory given");
+  std::error_code ec;
+  if (dir.has_parent_path()) {
+    std::filesystem::create_directories(dir.parent_path(), ec);
+    if (ec) throw StoreFailure(Errc::io, "cannot create " + dir.parent_path().string() + ": " + ec.message());
+  }
+  const bool created = ::mkdir(dir.c_str(), 0700) == 0;
+  if (!created && errno != EEXIST) fail_errno("cannot create cache directory " + dir.string(), errno);
+
+  struct stat st{};
+  if (::stat(dir.c_str(), &st) != 0) fail_errno("cannot stat cache directory " + dir.string(), errno);
+  if (!S_ISDIR(st.st_mode)) throw StoreFailure(Errc::cache, "cache path " + dir.string() + " is not a directory");
+  if (st.st_uid != ::geteuid()) {
+    throw StoreFailure(Errc::cache, "cache directory " + dir.string() + " belongs to uid " +
+                                        std::to_string(st.st_uid) + ", not to you: choose another --cache-dir");
+  }
+  // Also right after mkdir: a umask could have taken owner bits away.
+  if ((st.st_mode & 07777) != 0700 && ::chmod(dir.c_str(), 0700) != 0) {
+    fail_errno("cannot make cache directory " + dir.string() + " private (mode 0700)", errno);
+  }
+}
+
+void remove_leftover_partials(const std::filesystem::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.path().filename().string().rfind(kPartialPrefix, 0) == 0) {
+      std::filesystem::remove(entry.path(), ec);  // someone else may have removed it first
+    }
+  }
+}
+
+DirLock::DirLock(const std::filesystem::path& dir) {
+  const auto path = dir / kLockFileName;
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) fail_errno("cannot open " + path.string(), errno);
+  if (::flock(fd_, LOCK_SH) != 0) {
+    const int err = errno;
+    ::close(fd_);
+    fail_errno("cannot lock " + path.string(), err);
+  }
+}
+
+DirLock::~DirLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+TempFile::TempFile(const std::filesystem::path& dir) {
+  fd_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd_ >= 0) return;
+  if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+    fail_errno("cannot create a temporary file in " + dir.string(), errno);
+  }
+  std::string templ = (dir / (std::string(kPartialPrefix) + "XXXXXX")).string();
+  fd_ = ::mkostemp(templ.data(), O_CLOEXEC);
+  if (fd_ < 0) fail_errno("cannot create a temporary file in " + dir.string(), errno);
+  ::unlink(templ.c_str());
+}
+
+TempFile::~TempFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void TempFile::append(std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail_errno("cannot write a temporary body file", errno);
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+    size_ += static_cast<std::uint64_t>(n);
+  }
+}
+
+void TempFile::read_at(std::uint64_t offset, char* out, std::size_t out_size) const {
+  while (out_size > 0) {
+    const ssize_t n = ::pread(fd_, out, out_size, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail_errno("cannot read a temporary body file", errno);
+    }
+    if (n == 0) throw StoreFailure(Errc::io, "temporary body file is shorter than what was written");
+    out += n;
+    out_size -= static_cast<std::size_t>(n);
+    offset += static_cast<std::uint64_t>(n);
+  }
+}
+
+Result<void> remove_cache_dir(const std::filesystem::path& dir) {
+  struct stat st{};
+  if (::lstat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    return Error(Errc::io, "cannot stat " + dir.string() + ": " + std::strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode)) return Error(Errc::cache, dir.string() + " is not a cache directory");
+
+  const auto lock_path = dir / kLockFileName;
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd >= 0) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      return Error(Errc::cache, "the cache in " + dir.string() +
+                                    " is in use by a running popfs: unmount (popfs umount) and try again");
+    }
+    // Held while deleting: a popfs opening the cache meanwhile blocks on the lock and then
+    // fails to open a removed directory, rather than seeing half a cache.
+  }
+
+  std::vector<std::string> foreign;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name == kLockFileName) continue;
+    if (is_cache_file(name)) {
+      std::filesystem::remove(entry.path(), ec);
+    } else {
+      foreign.push_back(name);
+    }
+  }
+  std::filesystem::remove(lock_path, ec);
+  if (fd >= 0) ::close(fd);
+  if (!foreign.empty()) {
+    return Error(Errc::cache, "removed the cache files but left " + dir.string() + " in place: it also holds " +
+                                  foreign.front() + (foreign.size() > 1 ? " and more" : "") +
+                                  ", which popfs did not create");
+  }
+  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) {
+    return Error(Errc::io, "cannot remove " + dir.string() + ": " + std::strerror(errno));
+  }
+  return {};
+}
+
+}  // namespace popfs::store

@@ -1,0 +1,38 @@
+#pragma once
+// Byte layouts of the cache's keys and values.
+//
+// A message key is  u32 BE length of the UIDL | UIDL bytes | u32 BE occurrence.
+// The length prefix makes the encoding prefix-free, so arbitrary UIDL bytes (NUL, '~',
+// anything) and the occurrence can never make two ids collide, and "every key starting
+// with this message key" means exactly the chunks of that message in the bodies table.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "popfs/store/cache.hpp"
+#include "popfs/util/message_id.hpp"
+
+namespace popfs::store::codec {
+
+// LMDB keys are at most 511 bytes; RFC 1939 UIDLs are at most 70.
+inline constexpr std::size_t kMaxUidlBytes = 400;
+
+std::string u64_be(std::uint64_t value);
+std::uint64_t read_u64_be(std::string_view bytes);  // throws StoreFailure unless 8 bytes
+
+// Throws StoreFailure(invalid_argument) for an empty or over-long UIDL or occurrence 0.
+std::string message_key(const MessageId& id);
+MessageId decode_message_key(std::string_view key);  // throws StoreFailure(cache) if malformed
+
+// bodies: message key | u32 BE chunk number
+std::string chunk_key(std::string_view message_key, std::uint32_t chunk);
+// lru_order: u64 BE access tick | message key
+std::string order_key(std::uint64_t tick, std::string_view message_key);
+std::string_view message_key_of_order_key(std::string_view order_key);
+
+std::string encode_record(const MessageRecord& record);
+// The id is not stored in the value (it is the key).
+MessageRecord decode_record(const MessageId& id, std::string_view value);
+
+}  // namespace popfs::store::codec

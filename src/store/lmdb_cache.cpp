@@ -1,0 +1,337 @@
+// Opening, schema, listing, stubs, pending deletions and meta of the LMDB cache.
+// Bodies, LRU and eviction are in body_store.cpp.
+
+#include "lmdb_cache.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <unordered_set>
+
+#include "codec.hpp"
+#include "guard.hpp"
+#include "store_failure.hpp"
+
+namespace popfs::store {
+namespace {
+
+// kMigrations[i] upgrades schema i + 1 to i + 2, inside the opening write transaction, so
+// a cache is either fully migrated or untouched. Schema 1 is the first: none yet.
+using Migration = void (*)(const lmdb::Txn&);
+constexpr std::array<Migration, kSchemaVersion - 1> kMigrations{};
+
+constexpr std::string_view kNextInode = "next_inode";
+constexpr std::size_t kMaxMetaKeyBytes = 400;
+
+void check_meta_key(std::string_view key) {
+  if (key.empty() || key.size() > kMaxMetaKeyBytes) {
+    throw StoreFailure(Errc::invalid_argument, "cache meta keys are 1 to 400 bytes long");
+  }
+}
+
+int parse_schema_version(std::string_view text) {
+  int version = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
+  if (ec != std::errc{} || end != text.data() + text.size() || version < 1) {
+    throw StoreFailure(Errc::cache, "damaged cache: unreadable schema version");
+  }
+  return version;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Cache>> Cache::open(const Options& options) {
+  return guarded([&]() -> std::unique_ptr<Cache> { return LmdbCache::open_or_throw(options); });
+}
+
+std::unique_ptr<LmdbCache> LmdbCache::open_or_throw(const Options& options) {
+  prepare_cache_dir(options.dir);
+  auto lock = std::make_unique<DirLock>(options.dir);
+  remove_leftover_partials(options.dir);
+
+  lmdb::Env::Settings settings;
+  settings.map_size = static_cast<std::size_t>(std::max<std::uint64_t>(options.initial_map_bytes, 64 * 1024));
+  // NOMETASYNC: each commit still syncs its data pages; add_pending_deletion forces a full
+  // sync. Either way kill -9 loses nothing: committed pages are in the OS page cache.
+  settings.flags = MDB_NOTLS | MDB_NOMETASYNC;
+  lmdb::Env env;
+  try {
+    env = lmdb::Env::open(options.dir, settings);
+  } catch (const lmdb::LmdbError& e) {
+    throw StoreFailure(Errc::cache, "cannot open the cache in " + options.dir.string() + ": " + e.what());
+  }
+  env.clear_stale_readers();
+
+  std::unique_ptr<LmdbCache> cache(new LmdbCache(options, std::move(lock), std::move(env)));
+  cache->open_tables();
+  return cache;
+}
+
+LmdbCache::LmdbCache(Options options, std::unique_ptr<DirLock> lock, lmdb::Env env)
+    : options_(std::move(options)), lock_(std::move(lock)), env_(std::move(env)) {}
+
+LmdbCache::~LmdbCache() {
+  bool unsaved = false;
+  {
+    std::lock_guard lock(touches_mutex_);
+    unsaved = !touches_.empty();
+  }
+  if (unsaved) {
+    // Best effort: losing access ticks only makes eviction a little less exact.
+    (void)guarded([&] { write([](const lmdb::Txn&) {}); });
+  }
+}
+
+void LmdbCache::open_tables() {
+  write([&](const lmdb::Txn& txn) {
+    Tables t;
+    t.internal = lmdb::Dbi::open(txn, kInternalTable.data(), MDB_CREATE);
+    int version = kSchemaVersion;
+    if (const auto stored = t.internal.get(txn, kSchemaVersionKey)) {
+      version = parse_schema_version(*stored);
+    } else if (t.internal.entries(txn) != 0) {
+      throw StoreFailure(Errc::cache, "damaged cache in " + options_.dir.string() +
+                                          ": no schema version (popfs cache clear starts over)");
+    }
+    if (version > kSchemaVersion) {
+      // Nothing was changed: the transaction aborts.
+      throw StoreFailure(Errc::cache, "the cache in " + options_.dir.string() + " was written by a newer popfs (cache schema " +
+                                          std::to_string(version) + ", this popfs knows up to " +
+                                          std::to_string(kSchemaVersion) +
+                                          "): use the newer popfs, or `popfs cache clear` to start over");
+    }
+    t.meta = lmdb::Dbi::open(txn, "meta", MDB_CREATE);
+    t.messages = lmdb::Dbi::open(txn, "messages", MDB_CREATE);
+    t.listing = lmdb::Dbi::open(txn, "listing", MDB_CREATE);
+    t.stubs = lmdb::Dbi::open(txn, "stubs", MDB_CREATE);
+    t.bodies = lmdb::Dbi::open(txn, "bodies", MDB_CREATE);
+    t.lru = lmdb::Dbi::open(txn, "lru", MDB_CREATE);
+    t.lru_order = lmdb::Dbi::open(txn, "lru_order", MDB_CREATE);
+    t.pending = lmdb::Dbi::open(txn, "pending", MDB_CREATE);
+    tables_ = t;
+    for (int from = version; from < kSchemaVersion; ++from) kMigrations[static_cast<std::size_t>(from - 1)](txn);
+    tables_.internal.put(txn, kSchemaVersionKey, std::to_string(kSchemaVersion));
+    if (counter(txn, kNextInode) == 0) set_counter(txn, kNextInode, kFirstMessageInode);
+  });
+  // Access ticks continue from the newest stored one.
+  const std::uint64_t newest = read([&](const lmdb::Txn& txn) -> std::uint64_t {
+    lmdb::Cursor cursor(txn, tables_.lru_order);
+    const auto last = cursor.last();
+    return last ? codec::read_u64_be(last->key.substr(0, 8)) : 0;
+  });
+  clock_.store(newest);
+}
+
+void LmdbCache::grow_map() {
+  gate_.resize([&] { env_.set_map_size(env_.map_size() * 2); });
+}
+
+void LmdbCache::adopt_resized_map() {
+  gate_.resize([&] { env_.set_map_size(0); });  // 0: take the size another process set
+}
+
+std::optional<MessageRecord> LmdbCache::load_record(const lmdb::Txn& txn, const std::string& key) const {
+  const auto value = tables_.messages.get(txn, key);
+  if (!value) return std::nullopt;
+  return codec::decode_record(codec::decode_message_key(key), *value);
+}
+
+MessageRecord LmdbCache::require_record(const lmdb::Txn& txn, const std::string& key) const {
+  auto record = load_record(txn, key);
+  if (!record) {
+    throw StoreFailure(Errc::not_found, "message \"" + codec::decode_message_key(key).uidl +
+                                            "\" is not in the cached listing");
+  }
+  return std::move(*record);
+}
+
+void LmdbCache::store_record(const lmdb::Txn& txn, const std::string& key, const MessageRecord& record) const {
+  tables_.messages.put(txn, key, codec::encode_record(record));
+}
+
+std::uint64_t LmdbCache::counter(const lmdb::Txn& txn, std::string_view name) const {
+  const auto value = tables_.internal.get(txn, name);
+  return value ? codec::read_u64_be(*value) : 0;
+}
+
+void LmdbCache::set_counter(const lmdb::Txn& txn, std::string_view name, std::uint64_t value) const {
+  tables_.internal.put(txn, name, codec::u64_be(value));
+}
+
+void LmdbCache::purge_message(const lmdb::Txn& txn, const std::string& key) const {
+  if (auto record = load_record(txn, key); record && record->has_body) drop_body(txn, key, *record);
+  tables_.stubs.del(txn, key);
+  tables_.messages.del(txn, key);
+}
+
+Result<std::vector<MessageRecord>> LmdbCache::listing() {
+  return guarded([&] {
+    return read([&](const lmdb::Txn& txn) {
+      std::vector<MessageRecord> out;
+      lmdb::Cursor cursor(txn, tables_.listing);
+      for (auto entry = cursor.first(); entry; entry = cursor.next()) {
+        out.push_back(require_record(txn, std::string(entry->value)));
+      }
+      return out;
+    });
+  });
+}
+
+Result<std::vector<MessageRecord>> LmdbCache::apply_listing(const std::vector<ListedMessage>& listed,
+                                                            std::int64_t now) {
+  return guarded([&] {
+    std::vector<std::string> keys;
+    std::unordered_set<std::string> wanted;
+    keys.reserve(listed.size());
+    for (const auto& message : listed) {
+      keys.push_back(codec::message_key(message.id));
+      if (!wanted.insert(keys.back()).second) {
+        throw StoreFailure(Errc::invalid_argument, "the listing names message \"" + message.id.uidl + "\" (occurrence " +
+                                                       std::to_string(message.id.occurrence) + ") twice");
+      }
+    }
+    return write([&](const lmdb::Txn& txn) {
+      std::vector<std::string> vanished;
+      {
+        lmdb::Cursor cursor(txn, tables_.messages);
+        for (auto entry = cursor.first(); entry; entry = cursor.next()) {
+          std::string key(entry->key);
+          if (!wanted.contains(key)) vanished.push_back(std::move(key));
+        }
+      }
+      for (const auto& key : vanished) purge_message(txn, key);
+
+      tables_.listing.clear(txn);
+      std::uint64_t next_inode = counter(txn, kNextInode);
+      std::vector<MessageRecord> out;
+      out.reserve(listed.size());
+      for (std::size_t i = 0; i < listed.size(); ++i) {
+        auto record = load_record(txn, keys[i]);
+        if (!record) {
+          record.emplace();
+          record->id = listed[i].id;
+          record->inode = next_inode;
+          record->stub_inode = next_inode + 1;
+          next_inode += 2;
+          record->mtime = now;
+          record->first_seen = now;
+        }
+        record->list_size = listed[i].list_size;
+        store_record(txn, keys[i], *record);
+        tables_.listing.put(txn, codec::u64_be(i), keys[i]);
+        out.push_back(std::move(*record));
+      }
+      set_counter(txn, kNextInode, next_inode);
+      return out;
+    });
+  });
+}
+
+Result<void> LmdbCache::reset() {
+  return guarded([&] {
+    write([&](const lmdb::Txn& txn) {
+      for (const auto* table : {&tables_.messages, &tables_.listing, &tables_.stubs, &tables_.bodies, &tables_.lru,
+                                &tables_.lru_order, &tables_.pending}) {
+        table->clear(txn);
+      }
+      set_counter(txn, "body_bytes", 0);
+    });
+  });
+}
+
+Result<std::optional<MessageRecord>> LmdbCache::record(const MessageId& id) {
+  return guarded([&] {
+    const std::string key = codec::message_key(id);
+    return read([&](const lmdb::Txn& txn) { return load_record(txn, key); });
+  });
+}
+
+Result<std::optional<std::string>> LmdbCache::stub(const MessageId& id) {
+  return guarded([&] {
+    const std::string key = codec::message_key(id);
+    return read([&](const lmdb::Txn& txn) -> std::optional<std::string> {
+      const auto value = tables_.stubs.get(txn, key);
+      if (!value) return std::nullopt;
+      return std::string(*value);
+    });
+  });
+}
+
+Result<void> LmdbCache::put_stub(const MessageId& id, std::string_view stub,
+                                 std::optional<std::int64_t> date_mtime) {
+  return guarded([&] {
+    const std::string key = codec::message_key(id);
+    write([&](const lmdb::Txn& txn) {
+      MessageRecord record = require_record(txn, key);
+      tables_.stubs.put(txn, key, stub);
+      record.has_stub = true;
+      if (date_mtime) record.mtime = *date_mtime;
+      store_record(txn, key, record);
+    });
+  });
+}
+
+Result<void> LmdbCache::add_pending_deletion(const MessageId& id) {
+  return guarded([&] {
+    const std::string key = codec::message_key(id);
+    write([&](const lmdb::Txn& txn) { tables_.pending.put(txn, key, ""); }, /*durable=*/true);
+  });
+}
+
+Result<std::vector<MessageId>> LmdbCache::pending_deletions() {
+  return guarded([&] {
+    return read([&](const lmdb::Txn& txn) {
+      std::vector<MessageId> out;
+      lmdb::Cursor cursor(txn, tables_.pending);
+      for (auto entry = cursor.first(); entry; entry = cursor.next()) {
+        out.push_back(codec::decode_message_key(entry->key));
+      }
+      return out;
+    });
+  });
+}
+
+Result<void> LmdbCache::remove_pending_deletions(const std::vector<MessageId>& ids) {
+  return guarded([&] {
+    std::vector<std::string> keys;
+    for (const auto& id : ids) keys.push_back(codec::message_key(id));
+    write([&](const lmdb::Txn& txn) {
+      for (const auto& key : keys) tables_.pending.del(txn, key);
+    });
+  });
+}
+
+Result<std::optional<std::string>> LmdbCache::meta(std::string_view key) {
+  return guarded([&] {
+    check_meta_key(key);
+    return read([&](const lmdb::Txn& txn) -> std::optional<std::string> {
+      const auto value = tables_.meta.get(txn, key);
+      if (!value) return std::nullopt;
+      return std::string(*value);
+    });
+  });
+}
+
+Result<void> LmdbCache::set_meta(std::string_view key, std::string_view value) {
+  return guarded([&] {
+    check_meta_key(key);
+    write([&](const lmdb::Txn& txn) { tables_.meta.put(txn, key, value); });
+  });
+}
+
+Result<CacheStats> LmdbCache::stats() {
+  return guarded([&] {
+    return read([&](const lmdb::Txn& txn) {
+      CacheStats stats;
+      stats.messages = tables_.messages.entries(txn);
+      stats.stubs = tables_.stubs.entries(txn);
+      stats.bodies = tables_.lru.entries(txn);
+      stats.body_bytes = counter(txn, "body_bytes");
+      stats.pending_deletions = tables_.pending.entries(txn);
+      stats.body_cap_bytes = options_.body_cap_bytes;
+      return stats;
+    });
+  });
+}
+
+}  // namespace popfs::store

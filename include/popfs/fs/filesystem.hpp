@@ -121,8 +121,13 @@ class Filesystem {
   // Root *.eml only: records the deletion durably, hides the message, commits in the
   // background. EROFS with -o ro and inside .headers/; ENOENT for unknown names.
   Result<void> unlink(std::uint64_t parent, std::string_view name);
-  Result<std::string> getxattr(std::uint64_t ino, std::string_view name);
-  Result<std::vector<std::string>> listxattr(std::uint64_t ino);
+  // Extended attributes from the header stub (fetched with TOP n 0 if not cached yet, so
+  // these may complete later). getxattr gives nullopt (ENODATA) for an unknown name or a
+  // header the message lacks; listxattr names only attributes that have a value.
+  using XattrDone = std::function<void(Result<std::optional<std::string>>)>;
+  using XattrListDone = std::function<void(Result<std::vector<std::string>>)>;
+  void getxattr(std::uint64_t ino, std::string name, XattrDone done);
+  void listxattr(std::uint64_t ino, XattrListDone done);
 
  private:
   struct Impl;

@@ -1,0 +1,431 @@
+// Filesystem: the kernel-facing operations (names, attributes, directories, unlink, xattrs).
+// Fetching lives in fetching.cpp, listing/deletion/polling in background.cpp.
+
+#include <fcntl.h>
+
+#include <algorithm>
+
+#include "filesystem_impl.hpp"
+#include "popfs/fs/header_fields.hpp"
+#include "popfs/util/uidl_name.hpp"
+
+namespace popfs::fs {
+
+Worker::Worker() : thread_([this] { run(); }) {}
+Worker::~Worker() { stop(); }
+
+void Worker::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;  // after stop(): nobody would run it
+    tasks_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+}
+
+void Worker::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+void Worker::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+    if (tasks_.empty()) return;  // stopping and drained
+    auto task = std::move(tasks_.front());
+    tasks_.pop_front();
+    lock.unlock();
+    task();
+    lock.lock();
+  }
+}
+
+Filesystem::Impl::Impl(mailbox::Maildrop& m, store::Cache& c, FsOptions o)
+    : maildrop(m), cache(c), options(o) {}
+
+NodeKind Filesystem::Impl::kind_of(std::uint64_t ino) const {
+  if (ino == kRootInode) return NodeKind::root;
+  if (ino == kHeadersInode) return NodeKind::headers_dir;
+  if (ino < 16 || by_inode.find(ino) == by_inode.end()) return NodeKind::none;
+  return ino % 2 == 0 ? NodeKind::message : NodeKind::stub;
+}
+
+const MessageState* Filesystem::Impl::state_of(std::uint64_t ino) const {
+  const auto it = by_inode.find(ino);
+  if (it == by_inode.end()) return nullptr;
+  if (auto m = messages.find(it->second); m != messages.end()) return &m->second;
+  if (auto o = orphans.find(it->second); o != orphans.end()) return &o->second;
+  return nullptr;
+}
+
+MessageState* Filesystem::Impl::mutable_state(const MessageId& id) {
+  if (auto m = messages.find(id); m != messages.end()) return &m->second;
+  if (auto o = orphans.find(id); o != orphans.end()) return &o->second;
+  return nullptr;
+}
+
+Attr Filesystem::Impl::dir_attr(std::uint64_t ino) const {
+  Attr a;
+  a.ino = ino;
+  a.is_dir = true;
+  a.permissions = 0555;
+  a.nlink = ino == kRootInode ? 3 : 2;
+  a.uid = options.uid;
+  a.gid = options.gid;
+  a.size = 0;
+  // The newest message's time, so `ls -ld` moves when mail arrives; 0 for an empty box.
+  for (const auto& [id, s] : messages) a.mtime = std::max(a.mtime, s.record.first_seen);
+  a.size_exact = true;
+  a.attr_timeout = options.attr_timeout;
+  a.entry_timeout = options.entry_timeout;
+  return a;
+}
+
+Attr Filesystem::Impl::message_attr(const MessageState& s) const {
+  Attr a;
+  a.ino = message_inode(s.record);
+  a.permissions = 0444;
+  a.uid = options.uid;
+  a.gid = options.gid;
+  a.mtime = s.record.mtime;
+  if (options.lf) {
+    a.size_exact = s.lf_size.has_value();
+    a.size = s.lf_size.value_or(s.record.list_size);
+  } else {
+    a.size_exact = s.record.exact_size.has_value();
+    a.size = s.record.exact_size.value_or(s.record.list_size);
+  }
+  a.attr_timeout = a.size_exact ? options.attr_timeout : 0.0;
+  a.entry_timeout = options.entry_timeout;
+  return a;
+}
+
+Attr Filesystem::Impl::stub_attr(const MessageState& s) const {
+  Attr a;
+  a.ino = stub_inode(s.record);
+  a.permissions = 0444;
+  a.uid = options.uid;
+  a.gid = options.gid;
+  a.mtime = s.record.mtime;
+  a.size_exact = s.stub_size.has_value();
+  a.size = s.stub_size.value_or(0);
+  a.attr_timeout = a.size_exact ? options.attr_timeout : 0.0;
+  a.entry_timeout = options.entry_timeout;
+  return a;
+}
+
+void Filesystem::Impl::drop_orphan_if_unused(std::uint64_t ino) {
+  const auto it = by_inode.find(ino);
+  if (it == by_inode.end()) return;
+  const MessageId id = it->second;
+  auto orphan = orphans.find(id);
+  if (orphan == orphans.end()) return;
+  const std::uint64_t m = message_inode(orphan->second.record);
+  const std::uint64_t s = stub_inode(orphan->second.record);
+  if (lookups.count(m) != 0 || lookups.count(s) != 0) return;
+  by_inode.erase(m);
+  by_inode.erase(s);
+  orphans.erase(orphan);
+}
+
+void Filesystem::Impl::send(const Notes& notes) {
+  KernelNotifier* n = nullptr;
+  {
+    std::lock_guard lock(mu);
+    n = notifier;
+  }
+  if (n == nullptr) return;
+  for (auto ino : notes.inodes) n->inode_changed(ino);
+  for (const auto& [parent, name] : notes.entries) n->entry_changed(parent, name);
+}
+
+// Replaces the visible listing with `records` minus pending deletions. Names that were
+// visible and are gone are appended to `vanished` (as (parent, name) pairs for both dirs).
+void Filesystem::Impl::install_listing(const std::vector<store::MessageRecord>& records,
+                                       std::vector<std::pair<std::uint64_t, std::string>>& vanished) {
+  std::map<MessageId, MessageState> old = std::move(messages);
+  messages.clear();
+  order.clear();
+  by_name.clear();
+  for (const auto& record : records) {
+    if (pending_deletions.count(record.id) != 0 || committed_deletions.count(record.id) != 0) continue;
+    MessageState state;
+    if (auto it = old.find(record.id); it != old.end() && it->second.record.inode == record.inode) {
+      state = std::move(it->second);  // keeps stub_size and lf_size learnt earlier
+      old.erase(it);
+    }
+    state.record = record;
+    state.name = message_file_name(record.id.uidl, record.id.occurrence);
+    state.index = order.size();
+    by_name[state.name] = record.id;
+    by_inode[message_inode(record)] = record.id;
+    by_inode[stub_inode(record)] = record.id;
+    orphans.erase(record.id);
+    order.push_back(record.id);
+    messages.emplace(record.id, std::move(state));
+  }
+  for (auto& [id, state] : old) {
+    vanished.emplace_back(kRootInode, state.name);
+    vanished.emplace_back(kHeadersInode, state.name);
+    const std::uint64_t m = message_inode(state.record);
+    const std::uint64_t s = stub_inode(state.record);
+    if (lookups.count(m) != 0 || lookups.count(s) != 0) {
+      orphans.emplace(id, std::move(state));
+    } else {
+      by_inode.erase(m);
+      by_inode.erase(s);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+Filesystem::Filesystem(mailbox::Maildrop& maildrop, store::Cache& cache, FsOptions options)
+    : impl_(std::make_unique<Impl>(maildrop, cache, options)) {}
+
+Filesystem::~Filesystem() { shutdown(); }
+
+void Filesystem::set_kernel_notifier(KernelNotifier* notifier) {
+  std::lock_guard lock(impl_->mu);
+  impl_->notifier = notifier;
+}
+
+Result<Attr> Filesystem::lookup(std::uint64_t parent, std::string_view name) {
+  auto& d = *impl_;
+  std::lock_guard lock(d.mu);
+  d.note_activity();
+  Attr attr;
+  if (parent == kRootInode && name == kHeadersDirName) {
+    attr = d.dir_attr(kHeadersInode);
+  } else if (parent == kRootInode || parent == kHeadersInode) {
+    const auto it = d.by_name.find(std::string(name));
+    if (it == d.by_name.end()) return Error(Errc::not_found, "no such message");
+    const MessageState& s = d.messages.at(it->second);
+    attr = parent == kRootInode ? d.message_attr(s) : d.stub_attr(s);
+  } else if (d.kind_of(parent) == NodeKind::none) {
+    return Error(Errc::not_found, "no such directory");
+  } else {
+    return Error(Errc::invalid_argument, "not a directory");
+  }
+  if (attr.ino != kRootInode && attr.ino != kHeadersInode) ++d.lookups[attr.ino];
+  return attr;
+}
+
+void Filesystem::add_lookup(std::uint64_t ino, std::uint64_t count) {
+  auto& d = *impl_;
+  std::lock_guard lock(d.mu);
+  if (ino == kRootInode || ino == kHeadersInode) return;
+  if (d.by_inode.count(ino) != 0) d.lookups[ino] += count;
+}
+
+void Filesystem::forget(std::uint64_t ino, std::uint64_t nlookup) {
+  auto& d = *impl_;
+  std::lock_guard lock(d.mu);
+  auto it = d.lookups.find(ino);
+  if (it == d.lookups.end()) return;
+  it->second = it->second > nlookup ? it->second - nlookup : 0;
+  if (it->second == 0) {
+    d.lookups.erase(it);
+    d.drop_orphan_if_unused(ino);
+  }
+}
+
+Result<Attr> Filesystem::getattr(std::uint64_t ino) {
+  auto& d = *impl_;
+  std::unique_lock lock(d.mu);
+  d.note_activity();
+  switch (d.kind_of(ino)) {
+    case NodeKind::root:
+    case NodeKind::headers_dir: return d.dir_attr(ino);
+    case NodeKind::message: return d.message_attr(*d.state_of(ino));
+    case NodeKind::stub: {
+      const MessageState* s = d.state_of(ino);
+      if (s->stub_size || !s->record.has_stub) return d.stub_attr(*s);
+      // The stub is cached but its size not yet known in memory: read it (local).
+      const MessageId id = s->record.id;
+      lock.unlock();
+      auto stub = d.cache.stub(id);
+      lock.lock();
+      MessageState* m = d.mutable_state(id);
+      if (m == nullptr) return Error(Errc::not_found, "message vanished");
+      if (stub.ok() && stub.value()) m->stub_size = d.present(std::move(*stub.value())).size();
+      return d.stub_attr(*m);
+    }
+    case NodeKind::none: break;
+  }
+  return Error(Errc::not_found, "no such inode");
+}
+
+Result<std::vector<DirEntry>> Filesystem::read_directory(std::uint64_t ino) {
+  auto& d = *impl_;
+  std::lock_guard lock(d.mu);
+  d.note_activity();
+  const NodeKind kind = d.kind_of(ino);
+  if (kind != NodeKind::root && kind != NodeKind::headers_dir) {
+    return Error(kind == NodeKind::none ? Errc::not_found : Errc::invalid_argument,
+                 "not a directory");
+  }
+  std::vector<DirEntry> entries;
+  entries.reserve(d.order.size() + 3);
+  entries.push_back({".", ino, true});
+  entries.push_back({"..", kRootInode, true});
+  if (kind == NodeKind::root) entries.push_back({std::string(kHeadersDirName), kHeadersInode, true});
+  for (const auto& id : d.order) {
+    const MessageState& s = d.messages.at(id);
+    entries.push_back({s.name, kind == NodeKind::root ? Impl::message_inode(s.record)
+                                                      : Impl::stub_inode(s.record),
+                       false});
+  }
+  return entries;
+}
+
+Result<OpenInfo> Filesystem::open(std::uint64_t ino, int open_flags) {
+  auto& d = *impl_;
+  std::lock_guard lock(d.mu);
+  d.note_activity();
+  const NodeKind kind = d.kind_of(ino);
+  if (kind == NodeKind::none) return Error(Errc::not_found, "no such file");
+  if ((open_flags & O_ACCMODE) != O_RDONLY || (open_flags & O_TRUNC) != 0) {
+    return Error(Errc::read_only, "popfs files are read-only");
+  }
+  OpenInfo info;
+  if (kind == NodeKind::stub) {
+    const MessageState* s = d.state_of(ino);
+    info.direct_io = !s->stub_size.has_value();  // size unknown: do not cut at st_size 0
+    info.keep_cache = s->stub_size.has_value();
+  } else if (kind == NodeKind::message) {
+    const MessageState* s = d.state_of(ino);
+    info.keep_cache = d.options.lf ? s->lf_size.has_value() : s->record.exact_size.has_value();
+  }
+  return info;
+}
+
+void Filesystem::read(std::uint64_t ino, std::uint64_t offset, std::size_t size, ReadDone done) {
+  auto& d = *impl_;
+  MessageId id;
+  NodeKind kind;
+  {
+    std::lock_guard lock(d.mu);
+    d.note_activity();
+    kind = d.kind_of(ino);
+    if (kind == NodeKind::message || kind == NodeKind::stub) id = d.state_of(ino)->record.id;
+  }
+  switch (kind) {
+    case NodeKind::message: return d.read_message(id, offset, size, std::move(done));
+    case NodeKind::stub: return d.read_stub(id, offset, size, std::move(done));
+    case NodeKind::root:
+    case NodeKind::headers_dir: return done(Error(Errc::invalid_argument, "is a directory"));
+    case NodeKind::none: break;
+  }
+  done(Error(Errc::not_found, "no such file"));
+}
+
+Result<void> Filesystem::unlink(std::uint64_t parent, std::string_view name) {
+  auto& d = *impl_;
+  MessageId id;
+  std::uint64_t msg_ino = 0;
+  {
+    std::lock_guard lock(d.mu);
+    d.note_activity();
+    if (parent == kHeadersInode || (parent == kRootInode && name == kHeadersDirName)) {
+      // Stubs are views of a message; deleting mail is done on the message file itself.
+      return Error(Errc::read_only, "only messages in the top directory can be deleted");
+    }
+    if (parent != kRootInode) return Error(Errc::not_found, "no such directory");
+    const auto it = d.by_name.find(std::string(name));
+    if (it == d.by_name.end()) return Error(Errc::not_found, "no such message");
+    if (d.options.read_only) return Error(Errc::read_only, "mounted read-only (-o ro)");
+    id = it->second;
+    msg_ino = Impl::message_inode(d.messages.at(id).record);
+  }
+  // Durable before the reply: an unlink that returned is never forgotten.
+  if (auto r = d.cache.add_pending_deletion(id); !r) return r;
+  Impl::Notes notes;
+  {
+    std::lock_guard lock(d.mu);
+    d.pending_deletions.insert(id);
+    auto it = d.messages.find(id);
+    if (it != d.messages.end()) {
+      const std::string stub_name = it->second.name;
+      std::vector<store::MessageRecord> records;
+      records.reserve(d.order.size());
+      for (const auto& other : d.order) {
+        if (other != id) records.push_back(d.messages.at(other).record);
+      }
+      std::vector<std::pair<std::uint64_t, std::string>> vanished;
+      d.install_listing(records, vanished);
+      // The kernel drops the unlinked name itself; the stub's name is ours to invalidate.
+      notes.entries.emplace_back(kHeadersInode, stub_name);
+      notes.inodes.push_back(kHeadersInode);
+    }
+    d.schedule_commit(d.options.deletion_batch_delay);
+  }
+  (void)msg_ino;
+  d.send(notes);
+  return {};
+}
+
+namespace {
+
+struct XattrField {
+  std::string_view name;
+  std::string_view header;  // empty: not from the stub
+};
+constexpr XattrField kXattrs[] = {
+    {"user.pop3.uidl", ""},
+    {"user.mail.from", "From"},
+    {"user.mail.subject", "Subject"},
+    {"user.mail.date", "Date"},
+    {"user.mail.message_id", "Message-ID"},
+};
+
+}  // namespace
+
+void Filesystem::getxattr(std::uint64_t ino, std::string name, XattrDone done) {
+  auto& d = *impl_;
+  std::unique_lock lock(d.mu);
+  d.note_activity();
+  const NodeKind kind = d.kind_of(ino);
+  if (kind == NodeKind::none) return lock.unlock(), done(Error(Errc::not_found, "no such file"));
+  if (kind != NodeKind::message && kind != NodeKind::stub) {
+    return lock.unlock(), done(std::optional<std::string>{});
+  }
+  const MessageId id = d.state_of(ino)->record.id;
+  const XattrField* field = nullptr;
+  for (const auto& f : kXattrs) {
+    if (f.name == name) field = &f;
+  }
+  if (field == nullptr) return lock.unlock(), done(std::optional<std::string>{});
+  if (field->header.empty()) return lock.unlock(), done(std::optional<std::string>(id.uidl));
+  const std::string_view header = field->header;
+  d.fetch_stub(id, [done = std::move(done), header](Result<std::string> stub) {
+    if (!stub) return done(Error(Errc::io, stub.error().message));
+    done(header_field(*stub, header));
+  });
+}
+
+void Filesystem::listxattr(std::uint64_t ino, XattrListDone done) {
+  auto& d = *impl_;
+  std::unique_lock lock(d.mu);
+  d.note_activity();
+  const NodeKind kind = d.kind_of(ino);
+  if (kind == NodeKind::none) return lock.unlock(), done(Error(Errc::not_found, "no such file"));
+  if (kind != NodeKind::message && kind != NodeKind::stub) {
+    return lock.unlock(), done(std::vector<std::string>{});
+  }
+  const MessageId id = d.state_of(ino)->record.id;
+  d.fetch_stub(id, [done = std::move(done)](Result<std::string> stub) {
+    std::vector<std::string> names;
+    for (const auto& f : kXattrs) {
+      if (f.header.empty() || (stub && header_field(*stub, f.header))) names.emplace_back(f.name);
+    }
+    done(std::move(names));
+  });
+}
+
+}  // namespace popfs::fs

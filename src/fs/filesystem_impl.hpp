@@ -1,0 +1,164 @@
+#pragma once
+// Internal state of popfs::fs::Filesystem, shared by the source files of src/fs.
+//
+// Locking: `mu` guards everything below it. Maildrop completions never take `mu`: they post
+// to `worker` (a thread of ours), so the maildrop's thread keeps moving. Callbacks into the
+// adapter (read replies) and the KernelNotifier are called without `mu` held.
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "popfs/fs/filesystem.hpp"
+
+namespace popfs::fs {
+
+// One thread running posted tasks in order; drains its queue before stopping.
+class Worker {
+ public:
+  Worker();
+  ~Worker();
+  void post(std::function<void()> task);
+  void stop();  // runs what is queued, then joins
+
+ private:
+  void run();
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+struct MessageState {
+  store::MessageRecord record;
+  std::string name;                        // file name in / and in .headers/
+  std::optional<std::uint64_t> stub_size;  // presented size of the stub, once known
+  std::optional<std::uint64_t> lf_size;    // with -o lf: presented size once fetched
+  std::size_t index = 0;                   // position in the visible listing
+};
+
+enum class NodeKind { root, headers_dir, message, stub, none };
+
+struct PendingRead {
+  std::uint64_t offset = 0;
+  std::size_t size = 0;
+  Filesystem::ReadDone done;
+};
+
+// One RETR in flight; readers of the message wait here and share it.
+struct BodyFetch {
+  MessageId id;
+  std::uint64_t list_size = 0;
+  std::string data;  // filled by the maildrop's sink on its thread, read after done()
+  std::vector<PendingRead> waiters;
+  std::vector<std::function<void(Result<void>)>> listeners;  // sync and the like
+  bool retried = false;
+};
+
+struct StubFetch {
+  std::vector<std::function<void(Result<std::string>)>> waiters;
+};
+
+struct Filesystem::Impl {
+  Impl(mailbox::Maildrop& m, store::Cache& c, FsOptions o);
+
+  mailbox::Maildrop& maildrop;
+  store::Cache& cache;
+  const FsOptions options;
+  Worker worker;
+
+  std::mutex mu;
+  std::condition_variable cv;  // deletions committed, shutdown, timer changes
+  KernelNotifier* notifier = nullptr;
+  bool started = false;
+  bool stopped = false;
+
+  // ---- the visible listing ----
+  std::vector<MessageId> order;
+  std::map<MessageId, MessageState> messages;
+  std::unordered_map<std::string, MessageId> by_name;
+  // Every inode the kernel may still hold: visible messages and vanished ones still looked up.
+  std::unordered_map<std::uint64_t, MessageId> by_inode;
+  std::map<MessageId, MessageState> orphans;  // vanished while the kernel held them
+  std::unordered_map<std::uint64_t, std::uint64_t> lookups;
+
+  // ---- fetching ----
+  std::map<MessageId, std::shared_ptr<BodyFetch>> fetches;
+  std::uint64_t bytes_in_flight = 0;
+  std::map<MessageId, std::shared_ptr<StubFetch>> stub_fetches;
+  std::deque<MessageId> stub_queue;  // background stub prefetch
+  bool top_unsupported = false;
+  std::optional<MessageId> last_read;
+  // -o lf: converted bodies of recently read messages.
+  std::deque<std::pair<MessageId, std::shared_ptr<const std::string>>> lf_bodies;
+
+  // ---- deletions, polling, status ----
+  std::set<MessageId> pending_deletions;  // hidden from the listing until committed
+  // Committed this run: hidden even if a listing taken before the QUIT still shows them.
+  std::set<MessageId> committed_deletions;
+  bool commit_in_flight = false;
+  std::optional<std::chrono::steady_clock::time_point> next_commit;
+  std::chrono::milliseconds retry_delay{0};
+  std::uint64_t commits_finished = 0;
+  std::optional<Error> last_commit_error;
+  bool activity = false;
+  bool refresh_in_flight = false;
+  std::vector<std::function<void(Result<void>)>> refresh_waiters;
+  std::chrono::steady_clock::time_point next_poll;
+  std::optional<std::chrono::system_clock::time_point> last_refresh;
+  std::string last_error;
+  std::thread timer;
+
+  // ---- helpers (callers hold mu unless noted) ----
+  static std::uint64_t message_inode(const store::MessageRecord& r) { return 16 + 2 * r.inode; }
+  static std::uint64_t stub_inode(const store::MessageRecord& r) { return 17 + 2 * r.inode; }
+  NodeKind kind_of(std::uint64_t ino) const;
+  const MessageState* state_of(std::uint64_t ino) const;
+  MessageState* mutable_state(const MessageId& id);
+  Attr message_attr(const MessageState& s) const;
+  Attr stub_attr(const MessageState& s) const;
+  Attr dir_attr(std::uint64_t ino) const;
+  void install_listing(const std::vector<store::MessageRecord>& records,
+                       std::vector<std::pair<std::uint64_t, std::string>>& vanished);
+  void drop_orphan_if_unused(std::uint64_t ino);
+  void note_activity() { activity = true; }
+
+  // Notifications collected under mu, sent after unlocking.
+  struct Notes {
+    std::vector<std::uint64_t> inodes;
+    std::vector<std::pair<std::uint64_t, std::string>> entries;
+  };
+  void send(const Notes& notes);  // without mu
+
+  // fetching.cpp
+  std::shared_ptr<BodyFetch> start_fetch(const MessageId& id, std::optional<PendingRead> waiter);  // mu held
+  void issue_retr(const std::shared_ptr<BodyFetch>& fetch);
+  void on_fetch_done(const std::shared_ptr<BodyFetch>& fetch, Result<void> result);  // worker
+  void prefetch_after(std::size_t index);                                           // mu held
+  void fetch_stub(const MessageId& id, std::function<void(Result<std::string>)> done);  // mu held
+  void on_stub_done(const MessageId& id, Result<std::string> result);               // worker
+  void pump_stub_queue();                                                           // mu held
+  void read_message(const MessageId& id, std::uint64_t offset, std::size_t size,
+                    ReadDone done, bool allow_prefix = true);  // without mu
+  void read_stub(const MessageId& id, std::uint64_t offset, std::size_t size, ReadDone done);
+  void try_prefix_read(const MessageId& id, std::uint64_t list_size, PendingRead read);  // mu held
+  std::optional<std::shared_ptr<const std::string>> lf_body(const MessageId& id);  // without mu
+  std::string present(std::string body) const;  // applies -o lf
+
+  // background.cpp
+  void request_refresh(std::function<void(Result<void>)> done);
+  void on_listing(Result<mailbox::Listing> listing);  // worker
+  void schedule_commit(std::chrono::milliseconds delay);  // mu held
+  void start_commit();                                    // mu held
+  void on_commit_done(Result<std::vector<MessageId>> result);  // worker
+  void timer_loop();
+  void set_last_error(const Error& e);  // mu held
+};
+
+}  // namespace popfs::fs

@@ -6,6 +6,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <future>
 #include <thread>
 #include <utility>
 
@@ -28,13 +29,14 @@ class IoThread {
     boost::asio::post(context_, std::forward<Fn>(fn));
   }
 
-  // Lets queued work finish, then stops the loop and joins. Must not be called from the
-  // I/O thread itself. Idempotent.
+  // Lets queued work finish (at most a few seconds), then stops the loop and joins. Must
+  // not be called from the I/O thread itself. Idempotent.
   void stop();
 
  private:
   boost::asio::io_context context_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::future<void> finished_;
   std::thread thread_;
 };
 

@@ -1,12 +1,13 @@
 #include "popfs/app/config.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include <toml++/toml.h>
 
@@ -251,22 +252,43 @@ Result<ConfigFile> parse_config(std::string_view text, const std::string& path) 
 }
 
 Result<ConfigFile> load_config(const std::string& path, bool must_exist) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     const int err = errno;
     if (err == ENOENT && !must_exist) return ConfigFile{};
     return bad("cannot read config file " + path + ": " + std::strerror(err));
   }
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (in.bad()) return bad("cannot read config file " + path + ": read error");
-  return parse_config(content.str(), path);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return bad("cannot read config file " + path + ": not a regular file");
+  }
+  std::string content;
+  std::array<char, 8192> buffer{};
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return bad("cannot read config file " + path + ": " + std::strerror(err));
+    }
+    if (n == 0) break;
+    content.append(buffer.data(), static_cast<std::size_t>(n));
+    if (content.size() > 1024 * 1024) {
+      ::close(fd);
+      return bad("config file " + path + " is larger than 1 MiB");
+    }
+  }
+  ::close(fd);
+  return parse_config(content, path);
 }
 
 Result<std::string> normalize_fingerprint(std::string_view text) {
   std::string_view hex = text;
   const auto colon = text.find(':');
-  if (colon != std::string_view::npos && colon <= 6) {
+  // "AB:CD:..." is hex with separators; anything else before a colon names an algorithm.
+  if (colon != std::string_view::npos && colon != 2) {
     std::string algo(text.substr(0, colon));
     for (char& c : algo) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (algo != "sha256") {

@@ -36,18 +36,19 @@ std::string octal_mode(mode_t mode) {
   return buffer.data();
 }
 
-bool is_executable_in_path(const std::string& program, const EnvLookup& env) {
+// The full path of `program` in $PATH (as `env` has it), or nullopt.
+std::optional<std::string> find_in_path(const std::string& program, const EnvLookup& env) {
   const std::string path = env("PATH").value_or("/usr/local/bin:/usr/bin:/bin");
   std::size_t start = 0;
   while (start <= path.size()) {
     const auto end = path.find(':', start);
     const std::string dir = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
     const std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + program;
-    if (::access(candidate.c_str(), X_OK) == 0) return true;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
     if (end == std::string::npos) break;
     start = end + 1;
   }
-  return false;
+  return std::nullopt;
 }
 
 bool has_session_bus(const EnvLookup& env) {
@@ -126,9 +127,10 @@ Result<std::string> secret_from_file(const std::string& path) {
 
 std::optional<std::string> secret_from_keyring(const std::string& user, const std::string& host,
                                                const EnvLookup& env) {
-  if (!is_executable_in_path("secret-tool", env) || !has_session_bus(env)) return std::nullopt;
+  const auto secret_tool = find_in_path("secret-tool", env);
+  if (!secret_tool || !has_session_bus(env)) return std::nullopt;
   auto output = run_program(
-      {"secret-tool", "lookup", "service", "popfs", "user", user, "host", host},
+      {*secret_tool, "lookup", "service", "popfs", "user", user, "host", host},
       std::chrono::seconds(10));
   if (!output || output->exit_status != 0) {
     spdlog::debug("no password in the keyring for {}@{}", user, host);

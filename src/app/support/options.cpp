@@ -131,7 +131,7 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
 Result<void> apply_mount_option(std::string_view raw_name, std::optional<std::string_view> value,
                                 MountOptions& into) {
   const std::string name = canonical_name(raw_name);
-  if (is_ignored(name)) return {};
+  if (is_ignored(raw_name) || is_ignored(name)) return {};
 
   auto flag = [&](std::optional<bool>& field, bool set_to) -> Result<void> {
     if (value) return bad("mount option '" + std::string(raw_name) + "' takes no value");

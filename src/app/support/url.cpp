@@ -11,9 +11,21 @@ namespace {
 
 constexpr std::string_view kExample = "pop3s://USER@HOST[:PORT] or pop3://USER@HOST[:PORT]";
 
+// The URL as it may appear in a message: a password written into it is replaced by ****.
+std::string redacted(std::string_view text) {
+  const auto start = text.find("://");
+  if (start == std::string_view::npos) return std::string(text);
+  const auto at = text.rfind('@');
+  const auto colon = text.find(':', start + 3);
+  if (at == std::string_view::npos || colon == std::string_view::npos || colon > at) {
+    return std::string(text);
+  }
+  return std::string(text.substr(0, colon + 1)) + "****" + std::string(text.substr(at));
+}
+
 Error url_error(std::string_view text, std::string_view what) {
   return Error(Errc::invalid_argument,
-               "invalid account URL '" + std::string(text) + "': " + std::string(what));
+               "invalid account URL '" + redacted(text) + "': " + std::string(what));
 }
 
 std::string lower(std::string_view s) {

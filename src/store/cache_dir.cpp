@@ -7,7 +7,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <string>
+#include <utility>
 #include <system_error>
 #include <vector>
 
@@ -23,6 +26,13 @@ constexpr std::string_view kPartialPrefix = ".partial-";
   what += ": ";
   what += std::strerror(err);
   throw StoreFailure(err == ENOSPC || err == EDQUOT ? Errc::no_space : Errc::io, std::move(what));
+}
+
+// Cache directories open in this process, by (device, inode).
+std::mutex open_dirs_mutex;
+std::set<std::pair<std::uint64_t, std::uint64_t>>& open_dirs() {
+  static std::set<std::pair<std::uint64_t, std::uint64_t>> dirs;
+  return dirs;
 }
 
 bool is_cache_file(const std::string& name) {
@@ -65,18 +75,37 @@ void remove_leftover_partials(const std::filesystem::path& dir) {
 }
 
 DirLock::DirLock(const std::filesystem::path& dir) {
+  struct stat st{};
+  if (::stat(dir.c_str(), &st) != 0) fail_errno("cannot stat cache directory " + dir.string(), errno);
+  device_ = st.st_dev;
+  inode_ = st.st_ino;
+  {
+    std::lock_guard lock(open_dirs_mutex);
+    if (!open_dirs().emplace(device_, inode_).second) {
+      throw StoreFailure(Errc::cache, "the cache in " + dir.string() + " is already open in this process");
+    }
+  }
   const auto path = dir / kLockFileName;
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd_ < 0) fail_errno("cannot open " + path.string(), errno);
-  if (::flock(fd_, LOCK_SH) != 0) {
-    const int err = errno;
+  int err = errno;
+  if (fd_ >= 0 && ::flock(fd_, LOCK_SH) != 0) {
+    err = errno;
     ::close(fd_);
+    fd_ = -1;
+  }
+  if (fd_ < 0) {
+    {
+      std::lock_guard lock(open_dirs_mutex);
+      open_dirs().erase({device_, inode_});
+    }
     fail_errno("cannot lock " + path.string(), err);
   }
 }
 
 DirLock::~DirLock() {
-  if (fd_ >= 0) ::close(fd_);  // releases the flock
+  ::close(fd_);  // releases the flock
+  std::lock_guard lock(open_dirs_mutex);
+  open_dirs().erase({device_, inode_});
 }
 
 TempFile::TempFile(const std::filesystem::path& dir) {

@@ -23,7 +23,9 @@ void remove_leftover_partials(const std::filesystem::path& dir);
 inline constexpr std::string_view kLockFileName = "popfs.lock";
 
 // A shared flock on DIR/popfs.lock for as long as the object lives; remove_cache_dir
-// takes it exclusively to know that no popfs has the cache open.
+// takes it exclusively to know that no popfs has the cache open. Also refuses a second
+// open of the same directory in this process: LMDB forbids it (closing one of two handles
+// would drop the other's locks on lock.mdb).
 class DirLock {
  public:
   explicit DirLock(const std::filesystem::path& dir);
@@ -33,6 +35,8 @@ class DirLock {
 
  private:
   int fd_ = -1;
+  std::uint64_t device_ = 0;
+  std::uint64_t inode_ = 0;
 };
 
 // An unnamed file in the cache directory (O_TMPFILE, else created and unlinked at once):

@@ -170,7 +170,9 @@ Result<std::vector<MessageRecord>> LmdbCache::listing() {
       std::vector<MessageRecord> out;
       lmdb::Cursor cursor(txn, tables_.listing);
       for (auto entry = cursor.first(); entry; entry = cursor.next()) {
-        out.push_back(require_record(txn, std::string(entry->value)));
+        auto record = load_record(txn, std::string(entry->value));
+        if (!record) throw StoreFailure(Errc::cache, "damaged cache: the listing names a message without a record");
+        out.push_back(std::move(*record));
       }
       return out;
     });

@@ -70,7 +70,10 @@ class BodyWriter {
 class Cache {
  public:
   struct Options {
-    std::filesystem::path dir;                  // created with mode 0700 if missing
+    // Created with mode 0700 if missing. An existing one must belong to this user (else
+    // Errc::cache) and is tightened to 0700 if group or others had access: it holds mail.
+    // One Cache per directory per process; other processes may open it at the same time.
+    std::filesystem::path dir;
     std::uint64_t body_cap_bytes = 2ULL << 30;  // cap for bodies; stubs and metadata are always kept
     std::uint64_t initial_map_bytes = 64ULL << 20;  // LMDB map size to start with; grows as needed
   };

@@ -45,6 +45,48 @@ TEST(CacheDir, GroupReadableDirectoryIsTightened) {
   EXPECT_EQ(mode_of(dir), 0700U);
 }
 
+TEST(CacheDir, DirectoryOfAnotherUserIsRefusedAndLeftAlone) {
+  TempDir tmp;
+  std::filesystem::path dir = tmp.path() / "theirs";
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+    ASSERT_EQ(::chown(dir.c_str(), 65534, 65534), 0);
+  } else {
+    dir = "/";  // root's, and not ours
+  }
+  const unsigned mode_before = mode_of(dir);
+  Cache::Options options;
+  options.dir = dir;
+  auto cache = Cache::open(options);
+  ASSERT_FALSE(cache);
+  EXPECT_EQ(cache.error().code, Errc::cache);
+  EXPECT_NE(cache.error().message.find("not to you"), std::string::npos) << cache.error().message;
+  EXPECT_EQ(mode_of(dir), mode_before);
+}
+
+TEST(CacheDir, SecondOpenInTheSameProcessIsRefused) {
+  TempDir tmp;
+  auto cache = open_cache(tmp.path() / "c");
+  ASSERT_NE(cache, nullptr);
+  Cache::Options options;
+  options.dir = tmp.path() / "c";
+  auto second = Cache::open(options);
+  ASSERT_FALSE(second);
+  EXPECT_NE(second.error().message.find("already open"), std::string::npos) << second.error().message;
+  cache.reset();
+  EXPECT_TRUE(Cache::open(options)) << "closing the first frees the directory";
+}
+
+TEST(CacheDir, LeftoverPartialFilesAreRemovedOnOpen) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "c";
+  ASSERT_NE(open_cache(dir), nullptr);
+  std::ofstream(dir / ".partial-Ab12Cd") << "half a body from a killed popfs";
+  auto cache = open_cache(dir);
+  ASSERT_NE(cache, nullptr);
+  EXPECT_FALSE(std::filesystem::exists(dir / ".partial-Ab12Cd"));
+}
+
 TEST(CacheDir, PathThatIsAFileIsRefused) {
   TempDir tmp;
   const auto path = tmp.path() / "file";

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "feed.hpp"
+#include "popfs/pop3/capabilities.hpp"
+#include "popfs/pop3/listing.hpp"
 #include "popfs/pop3/sasl.hpp"
 
 namespace popfs::pop3 {
@@ -386,6 +388,70 @@ TEST(Session, RefusedEncodingDoesNotQueue) {
   EXPECT_EQ(s.pending(), 0u);
   sent(s, Command::noop());
   EXPECT_EQ(s.pending(), 1u);
+}
+
+// Collects the body of the one multi-line answer fed in `pieces`.
+std::string collected_body(Session& s, const std::vector<std::string>& pieces) {
+  std::string body;
+  bool ended = false;
+  for (const auto& piece : pieces) {
+    std::string_view in = piece;
+    for (;;) {
+      auto step = s.consume(in);
+      in.remove_prefix(step.consumed);
+      if (step.event.kind == SessionEvent::Kind::body_chunk) body += std::string(step.event.data);
+      if (step.event.kind == SessionEvent::Kind::body_end) ended = true;
+      if (step.event.kind == SessionEvent::Kind::need_more ||
+          step.event.kind == SessionEvent::Kind::idle ||
+          step.event.kind == SessionEvent::Kind::error) {
+        break;
+      }
+    }
+  }
+  EXPECT_TRUE(ended);
+  return body;
+}
+
+TEST(Session, HostileUidlListingInEverySplit) {
+  const std::string long_uidl(200, 'L');
+  const std::string answer = "+OK\r\n1 ../x\r\n2 a/b\r\n3 " + long_uidl +
+                             "\r\n4 dup\r\n5 dup\r\n6 ..\r\n7 .hidden\r\n.\r\n";
+  for (const auto& pieces : splittings(answer)) {
+    Session s = logged_in();
+    sent(s, Command::uidl());
+    auto list = parse_uidl_listing(collected_body(s, pieces));
+    ASSERT_TRUE(list.ok());
+    ASSERT_EQ(list->size(), 7u);
+    EXPECT_EQ((*list)[0].uidl, "../x");
+    EXPECT_EQ((*list)[1].uidl, "a/b");
+    EXPECT_EQ((*list)[2].uidl, long_uidl);
+    EXPECT_EQ((*list)[3].uidl, "dup");
+    EXPECT_EQ((*list)[4].uidl, "dup");
+    EXPECT_EQ((*list)[4].number, 5u);
+    EXPECT_EQ((*list)[5].uidl, "..");  // not at line start, so not dot-stuffing
+    EXPECT_EQ((*list)[6].uidl, ".hidden");
+  }
+}
+
+TEST(Session, CapaInEverySplit) {
+  const std::string answer =
+      "+OK Capability list follows\r\nCAPA\r\ntop\r\nUIDL\r\nSASL PLAIN XOAUTH2\r\n"
+      "login-delay 300\r\nPIPELINING\r\n.\r\n";
+  for (const auto& pieces : splittings(answer)) {
+    Session s;
+    Recorder r;
+    r.feed(s, "+OK ready\r\n");
+    sent(s, Command::capa());
+    auto caps = parse_capabilities(collected_body(s, pieces));
+    ASSERT_TRUE(caps.ok());
+    EXPECT_TRUE(caps->top);
+    EXPECT_TRUE(caps->uidl);
+    EXPECT_TRUE(caps->pipelining);
+    EXPECT_FALSE(caps->stls);
+    EXPECT_EQ(caps->sasl_mechanisms, (std::vector<std::string>{"PLAIN", "XOAUTH2"}));
+    ASSERT_TRUE(caps->login_delay_seconds.has_value());
+    EXPECT_EQ(*caps->login_delay_seconds, 300u);
+  }
 }
 
 }  // namespace

@@ -294,5 +294,56 @@ TEST(ResponseParser, ChunksAreNeverEmpty) {
   }
 }
 
+TEST(ResponseParser, TinyChunksGiveTheSameBody) {
+  const std::string bytes = "+OK\r\n..a\r\nb\nc\r\r\n..\r\n\r\n.\r\n";
+  const std::string body = ".a\r\nb\r\nc\r\r\n.\r\n\r\n";
+  for (std::size_t chunk = 1; chunk <= 5; ++chunk) {
+    ParserLimits limits;
+    limits.max_chunk_bytes = chunk;
+    expect_all_splits({ResponseShape::multi_line}, bytes, {"+OK", "BODY " + body, "END"}, "",
+                      limits);
+  }
+}
+
+TEST(ResponseParser, LargeMessageStreamsWithBoundedChunks) {
+  // 8 MiB of mail with 1000-byte lines in 4 KiB reads: delivered whole, never in one piece.
+  std::string line(998, 'm');
+  line += "\r\n";
+  const std::size_t lines = 8 * 1024;
+  std::string wire = "+OK\r\n";
+  for (std::size_t i = 0; i < lines; ++i) wire += line;
+  wire += ".\r\n+OK next\r\n";
+  ResponseParser parser;
+  parser.expect(ResponseShape::multi_line);
+  std::uint64_t delivered = 0;
+  std::size_t largest = 0;
+  bool ended = false;
+  std::string_view rest;
+  for (std::size_t pos = 0; pos < wire.size() && !ended; pos += 4096) {
+    std::string_view in = std::string_view(wire).substr(pos, 4096);
+    for (;;) {
+      auto step = parser.consume(in);
+      in.remove_prefix(step.consumed);
+      if (step.event.kind == ParseEvent::Kind::body_chunk) {
+        delivered += step.event.data.size();
+        largest = std::max(largest, step.event.data.size());
+        continue;
+      }
+      if (step.event.kind == ParseEvent::Kind::body_end) {
+        ended = true;
+        continue;
+      }
+      if (step.event.kind == ParseEvent::Kind::idle) rest = in;
+      if (step.event.kind == ParseEvent::Kind::status) continue;
+      ASSERT_NE(step.event.kind, ParseEvent::Kind::error);
+      break;
+    }
+  }
+  EXPECT_TRUE(ended);
+  EXPECT_EQ(delivered, lines * line.size());
+  EXPECT_LE(largest, parser.limits().max_chunk_bytes + 1);
+  EXPECT_EQ(rest, "+OK next\r\n");
+}
+
 }  // namespace
 }  // namespace popfs::pop3

@@ -77,6 +77,7 @@ std::string Transport::where() const { return fmt::format("{}:{}", account_.host
 bool Transport::is_open() const noexcept { return stream_->lowest_layer().is_open(); }
 
 void Transport::close() noexcept {
+  closed_ = true;
   disarm();
   error_code ignored;
   stream_->lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
@@ -102,6 +103,8 @@ void Transport::disarm() noexcept {
 }
 
 Error Transport::io_error(const error_code& ec, const char* step) const {
+  if (closed_ && timed_out_step_ == nullptr)
+    return Error(Errc::cancelled, fmt::format("connection to {} closed by popfs", where()));
   if (timed_out_step_ != nullptr) {
     const auto timeout = std::string_view(timed_out_step_) == "connecting" ||
                                  std::string_view(timed_out_step_) == "TLS handshake"
@@ -121,6 +124,7 @@ Error Transport::io_error(const error_code& ec, const char* step) const {
 
 asio::awaitable<Result<void>> Transport::connect() {
   auto self = shared_from_this();
+  if (closed_) co_return io_error({}, "starting");
   asio::ip::tcp::resolver resolver(deadline_.get_executor());
   arm(account_.connect_timeout, "connecting");
   auto [resolve_ec, endpoints] = co_await resolver.async_resolve(
@@ -132,10 +136,11 @@ asio::awaitable<Result<void>> Transport::connect() {
                     fmt::format("cannot resolve host '{}' ({}): check the host name",
                                 account_.host, resolve_ec.message()));
   }
+  if (closed_) co_return io_error({}, "connecting");
   auto [connect_ec, endpoint] =
       co_await asio::async_connect(stream_->lowest_layer(), endpoints, use_nothrow);
   disarm();
-  if (connect_ec) co_return io_error(connect_ec, "connecting");
+  if (connect_ec || closed_) co_return io_error(connect_ec, "connecting");
   error_code ignored;
   stream_->lowest_layer().set_option(asio::ip::tcp::no_delay(true), ignored);
   co_return Result<void>{};
@@ -171,6 +176,7 @@ Error Transport::tls_error(const error_code& ec) const {
 
 asio::awaitable<Result<void>> Transport::start_tls() {
   auto self = shared_from_this();
+  if (closed_) co_return io_error({}, "starting");
   SSL_CTX* ctx = tls_context_.native_handle();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   error_code ec;
@@ -239,6 +245,7 @@ asio::awaitable<Result<void>> Transport::start_tls() {
 asio::awaitable<Result<std::size_t>> Transport::read_some(std::span<char> buffer,
                                                           std::chrono::milliseconds timeout) {
   auto self = shared_from_this();
+  if (closed_) co_return io_error({}, "starting");
   arm(timeout, "waiting for the server's answer");
   error_code ec;
   std::size_t n = 0;
@@ -257,6 +264,7 @@ asio::awaitable<Result<std::size_t>> Transport::read_some(std::span<char> buffer
 asio::awaitable<Result<void>> Transport::write(std::string_view data,
                                                std::chrono::milliseconds timeout) {
   auto self = shared_from_this();
+  if (closed_) co_return io_error({}, "starting");
   arm(timeout, "sending a command");
   error_code ec;
   if (tls_active_) {

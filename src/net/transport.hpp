@@ -62,6 +62,7 @@ class Transport : public std::enable_shared_from_this<Transport> {
   std::uint64_t deadline_token_ = 0;
   const char* timed_out_step_ = nullptr;  // set when the deadline closed the socket
   bool tls_active_ = false;
+  bool closed_ = false;  // close() was called: refuse further I/O (connect would reopen)
   std::string leaf_fingerprint_;
 };
 

@@ -91,6 +91,7 @@ class Dovecot {
   std::vector<std::string> uidls() const;
 
  private:
+  void pick_ports();
   void write_config() const;
   void chown_to_mail_user(const std::filesystem::path& path) const;
 

@@ -65,13 +65,29 @@ Dovecot::Dovecot(DovecotOptions options) : options_(std::move(options)), dir_("p
   options_.corpus.messages.clear();
   options_.corpus.messages.shrink_to_fit();
 
+  config_file_ = dir_ / "dovecot.conf";
+  pick_ports();
+  write_config();
+  if (!options_.start) return;
+  // Another process may take a port between free_loopback_port() and Dovecot's bind():
+  // then pick new ports and try again.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      start();
+      return;
+    } catch (const std::runtime_error& e) {
+      if (attempt == 3 || std::string(e.what()).find("Address already in use") == std::string::npos) throw;
+      pick_ports();
+      write_config();
+    }
+  }
+}
+
+void Dovecot::pick_ports() {
   pop3_port_ = free_loopback_port();
   do {
     pop3s_port_ = free_loopback_port();
   } while (pop3s_port_ == pop3_port_);
-  config_file_ = dir_ / "dovecot.conf";
-  write_config();
-  if (options_.start) start();
 }
 
 Dovecot::~Dovecot() {

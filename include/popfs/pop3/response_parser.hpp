@@ -64,6 +64,8 @@ enum class ResponseShape {
   status_or_continuation,
 };
 
+// The parser raises max_line_bytes to at least 512 (RFC 1939's status line) and
+// max_chunk_bytes to at least 1.
 struct ParserLimits {
   // Longest line accepted, status or body, without its line ending. RFC says 512 for
   // status lines and 1000 for mail, but real mail has far longer lines (at least 1 MiB).

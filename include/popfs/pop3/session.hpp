@@ -22,8 +22,9 @@
 //   pending, and nothing at all may be sent until its answer. After its +OK the session
 //   waits for tls_established(); bytes the server sent in clear after the +OK are consumed
 //   and discarded, never parsed (curl CVE-2021-22947). Drop your plaintext read buffer too.
-// - AUTH starts a SASL exchange: until it ends, only auth_response lines are accepted, and
-//   only after a "+ " continuation arrived. The final +OK enters TRANSACTION.
+// - AUTH needs all earlier answers in and starts a SASL exchange: until it ends, only
+//   auth_response lines are accepted, and only after a "+ " continuation arrived (one line
+//   per challenge). The final +OK enters TRANSACTION; a -ERR ends the exchange.
 // - A +OK to PASS/APOP/AUTH enters TRANSACTION; sending QUIT from TRANSACTION enters UPDATE;
 //   the answer to QUIT (either kind) closes the session. A -ERR greeting closes it, as does
 //   any parse error or connection_lost().

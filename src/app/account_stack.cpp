@@ -1,0 +1,69 @@
+#include "account_stack.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <future>
+
+#include "popfs/mailbox/pop3_maildrop.hpp"
+
+namespace popfs::app {
+
+AccountStack::~AccountStack() {
+  if (filesystem) filesystem->shutdown();
+  filesystem.reset();
+  maildrop.reset();
+  cache.reset();
+}
+
+Result<std::unique_ptr<AccountStack>> build_account_stack(const MountSettings& settings,
+                                                          net::Account account) {
+  auto stack = std::make_unique<AccountStack>();
+  auto cache = store::Cache::open({.dir = settings.cache_dir, .body_cap_bytes = settings.cache_size});
+  if (!cache) return std::move(cache).error();
+  stack->cache = std::move(*cache);
+  stack->maildrop = mailbox::make_pop3_maildrop(std::move(account));
+
+  fs::FsOptions options;
+  options.read_only = settings.read_only;
+  options.lf = settings.lf;
+  options.poll = settings.poll;
+  options.uid = ::getuid();
+  options.gid = ::getgid();
+  stack->filesystem = std::make_unique<fs::Filesystem>(*stack->maildrop, *stack->cache, options);
+  return stack;
+}
+
+namespace {
+
+bool retrying_cannot_fix(Errc code) {
+  return code == Errc::auth_failed || code == Errc::tls_untrusted ||
+         code == Errc::stls_unavailable || code == Errc::protocol_violation ||
+         code == Errc::invalid_argument;
+}
+
+}  // namespace
+
+Result<void> start_and_first_contact(AccountStack& stack, const net::Account& account) {
+  if (auto started = stack.filesystem->start(); !started) return started;
+  auto promise = std::make_shared<std::promise<Result<void>>>();
+  auto verdict = promise->get_future();
+  stack.filesystem->refresh([promise](Result<void> result) { promise->set_value(std::move(result)); });
+
+  const auto limit = account.connect_timeout + account.response_timeout * 2;
+  Result<void> result = Error(Errc::timeout, "the server " + account.host + " did not answer in time");
+  if (verdict.wait_for(limit) == std::future_status::ready) result = verdict.get();
+  if (result) return result;
+
+  const Error& error = result.error();
+  if (retrying_cannot_fix(error.code)) return result;
+  const std::uint64_t cached = stack.filesystem->status().messages;
+  if (cached == 0) {
+    auto listing = stack.cache->listing();
+    if (!listing || listing->empty()) return result;
+  }
+  spdlog::warn("{}; serving the cached listing until the server can be reached", error.message);
+  return {};
+}
+
+}  // namespace popfs::app

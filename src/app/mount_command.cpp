@@ -1,0 +1,226 @@
+// popfs mount: resolve, authenticate, detach, mount, serve, and on the way out commit
+// pending deletions.
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <optional>
+#include <thread>
+
+#include "account_stack.hpp"
+#include "commands.hpp"
+#include "daemon.hpp"
+#include "popfs/app/control.hpp"
+#include "popfs/app/credentials.hpp"
+#include "popfs/app/exit_code.hpp"
+#include "popfs/app/logging.hpp"
+#include "popfs/app/systemd.hpp"
+#include "popfs/app/url.hpp"
+#include "popfs/fuse/session.hpp"
+#include "status_format.hpp"
+
+namespace popfs::app {
+namespace {
+
+constexpr std::chrono::seconds kFlushTimeout{60};
+constexpr std::chrono::minutes kSyncTimeout{24 * 60};
+
+bool is_mountpoint_in_use(const std::string& path) {
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mountinfo, line)) {
+    // Field 5 is the mount point (spaces escaped as \040, which our paths rarely have).
+    std::size_t field_start = 0;
+    for (int field = 0; field < 4 && field_start != std::string::npos; ++field) {
+      field_start = line.find(' ', field_start);
+      if (field_start != std::string::npos) ++field_start;
+    }
+    if (field_start == std::string::npos) continue;
+    const auto field_end = line.find(' ', field_start);
+    if (line.compare(field_start, field_end - field_start, path) == 0) return true;
+  }
+  return false;
+}
+
+Result<std::string> check_mountpoint(const std::string& given) {
+  std::error_code error;
+  const auto absolute = std::filesystem::absolute(given, error);
+  if (error) return Error(Errc::not_found, given + ": " + error.message());
+  const auto status = std::filesystem::status(absolute, error);
+  if (!std::filesystem::exists(status)) {
+    return Error(Errc::io, "mountpoint " + given + " does not exist (create it with: mkdir -p " + given + ")");
+  }
+  if (!std::filesystem::is_directory(status)) {
+    return Error(Errc::io, "mountpoint " + given + " is not a directory");
+  }
+  const auto resolved = std::filesystem::canonical(absolute, error);
+  if (error) return Error(Errc::io, given + ": " + error.message());
+  if (is_mountpoint_in_use(resolved.string())) {
+    return Error(Errc::io, "mountpoint " + given + " is already mounted (unmount it with: popfs umount " +
+                               given + ")");
+  }
+  return resolved.string();
+}
+
+// Turns SIGINT/SIGTERM/SIGHUP into Session::stop() on a thread of its own (blocked in every
+// other thread, so no handler runs in an arbitrary context).
+class SignalStopper {
+ public:
+  static sigset_t handled_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);  // our own wake-up for shutting the thread down
+    return set;
+  }
+  explicit SignalStopper(fuse::Session& session)
+      : thread_([&session] {
+          const sigset_t set = handled_signals();
+          int signal_number = 0;
+          while (sigwait(&set, &signal_number) == 0) {
+            if (signal_number == SIGUSR1) return;
+            spdlog::info("signal {}: unmounting", signal_number);
+            session.stop();
+          }
+        }) {}
+  ~SignalStopper() {
+    pthread_kill(thread_.native_handle(), SIGUSR1);
+    thread_.join();
+  }
+
+ private:
+  std::thread thread_;
+};
+
+void handle_control(const std::string& command, ControlReply& reply, const MountSettings& settings,
+                    const std::string& mountpoint, fs::Filesystem& filesystem, fuse::Session& session) {
+  if (command == "status") {
+    for (const auto& line : format_status(settings, mountpoint, filesystem.status())) reply.line(line);
+    reply.line("ok");
+  } else if (command == "refresh") {
+    auto promise = std::make_shared<std::promise<Result<void>>>();
+    auto future = promise->get_future();
+    filesystem.refresh([promise](Result<void> result) { promise->set_value(std::move(result)); });
+    Result<void> result = future.get();
+    reply.line("messages: " + std::to_string(filesystem.status().messages));
+    reply.line(result ? std::string("ok")
+                      : "error " + std::to_string(to_int(exit_code_for(result.error().code))) + " " +
+                            result.error().message);
+  } else if (command == "sync") {
+    auto promise = std::make_shared<std::promise<Result<void>>>();
+    auto future = promise->get_future();
+    filesystem.sync([&reply](fs::SyncProgress progress) { reply.line(format_progress_line(progress)); },
+                    [promise](Result<void> result) { promise->set_value(std::move(result)); });
+    if (future.wait_for(kSyncTimeout) != std::future_status::ready) {
+      reply.line("error 3 sync did not finish in time");
+      return;
+    }
+    Result<void> result = future.get();
+    reply.line(result ? std::string("ok")
+                      : "error " + std::to_string(to_int(exit_code_for(result.error().code))) + " " +
+                            result.error().message);
+  } else if (command == "umount") {
+    notify_stopping();
+    const auto flushed = filesystem.flush_deletions(kFlushTimeout);
+    const auto pending = filesystem.status().pending_deletions;
+    if (flushed) {
+      reply.line("ok");
+    } else {
+      reply.line("error " + std::to_string(to_int(exit_code_for(flushed.error().code))) + " " +
+                 std::to_string(pending) + " deletion(s) could not be committed (" +
+                 flushed.error().message + "); they stay queued in the cache for the next mount");
+    }
+    session.stop();
+  } else {
+    reply.line("error 1 unknown control command: " + command);
+  }
+}
+
+}  // namespace
+
+int run_mount(const MountSettings& settings, const std::string& mountpoint_arg) {
+  auto mountpoint = check_mountpoint(mountpoint_arg);
+  if (!mountpoint) return fail(to_int(ExitCode::mount), mountpoint.error().message);
+
+  net::Account account = settings.to_account();
+  if (auto attached = attach_credentials(settings, account, ::isatty(STDIN_FILENO) != 0); !attached) {
+    return fail(to_int(exit_code_for(attached.error().code)), attached.error().message);
+  }
+
+  std::optional<Detacher> detacher;
+  if (!settings.foreground) detacher.emplace(Detacher::detach());
+  setup_logging({.debug = settings.debug, .daemon = !settings.foreground, .extra_sinks = {}});
+  const sigset_t signals = SignalStopper::handled_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts
+
+  auto report = [&](int code, const std::string& message) {
+    spdlog::error("{}", message);
+    if (detacher) {
+      detacher->failed(code, message);
+    } else {
+      std::fprintf(stderr, "popfs: %s\n", message.c_str());
+    }
+    return code;
+  };
+
+  auto stack = build_account_stack(settings, account);
+  if (!stack) return report(to_int(exit_code_for(stack.error().code)), stack.error().message);
+  if (auto contact = start_and_first_contact(**stack, account); !contact) {
+    return report(to_int(exit_code_for(contact.error().code)), contact.error().message);
+  }
+  fs::Filesystem& filesystem = *(*stack)->filesystem;
+
+  fuse::MountConfig config;
+  config.mountpoint = *mountpoint;
+  config.fsname = "popfs:" + account.display_name();
+  config.allow_other = settings.allow_other;
+  config.read_only = settings.read_only;
+  config.debug = false;
+  auto session = fuse::Session::mount(filesystem, config);
+  if (!session) return report(to_int(ExitCode::mount), session.error().message);
+
+  std::unique_ptr<ControlServer> control;
+  if (auto path = control_socket_path(*mountpoint); path) {
+    auto server = ControlServer::start(*path, [&](const std::string& command, ControlReply& reply) {
+      handle_control(command, reply, settings, *mountpoint, filesystem, **session);
+    });
+    if (server) {
+      control = std::move(*server);
+    } else {
+      spdlog::warn("{} (popfs status/refresh/sync/umount will not reach this mount)", server.error().message);
+    }
+  }
+
+  Result<void> served;
+  {
+    SignalStopper stopper(**session);
+    served = (*session)->serve([&] {
+      spdlog::info("mounted {} at {}", account.display_name(), *mountpoint);
+      notify_ready("mounted " + account.display_name());
+      if (detacher) detacher->ready();
+    });
+  }
+  if (!served) return report(to_int(ExitCode::mount), served.error().message);
+
+  // Unmounted (popfs umount, fusermount -u, or a signal): commit what rm asked for.
+  notify_stopping();
+  if (auto flushed = filesystem.flush_deletions(kFlushTimeout); !flushed) {
+    spdlog::warn("pending deletions stay queued for the next mount: {}", flushed.error().message);
+  }
+  control.reset();
+  session->reset();
+  stack->reset();
+  spdlog::info("unmounted {}", *mountpoint);
+  return to_int(ExitCode::ok);
+}
+
+}  // namespace popfs::app

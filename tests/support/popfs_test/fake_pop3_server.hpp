@@ -50,6 +50,7 @@ struct FakePop3Options {
   std::string user = "user";
   std::string password = "password";
   FakeTls tls = FakeTls::none;
+  bool advertise_stls = true;          // tls == stls: list STLS in CAPA (it works either way)
   bool require_tls_for_login = false;  // USER/PASS/AUTH refused with [AUTH] before STLS
   // Greeting line without CRLF.
   std::string greeting = "+OK popfs fake POP3 server ready";
@@ -62,7 +63,8 @@ struct FakePop3Options {
   FakeAuthResult auth_result = FakeAuthResult::ok;
   bool send_bare_lf = false;  // send message content with LF endings (a broken server)
 
-  // Close the connection (no QUIT processing) after this many bytes of output. Counted
+  // Close the connection (no QUIT processing) after this many bytes of output (plaintext
+  // bytes, before TLS). Counted
   // from the start of the session, or, with drop_on_command (e.g. "RETR"), from the start
   // of the first response to that command, so the cut can fall mid-message.
   std::optional<std::size_t> drop_after_bytes;

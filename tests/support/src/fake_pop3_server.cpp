@@ -152,18 +152,26 @@ class Session {
   }
 
   void run() {
-    if (options_.tls == FakeTls::implicit && !stream_.start_tls(state_.tls->get())) return finish();
-    if (options_.drop_on_command.empty()) budget_ = options_.drop_after_bytes;
-    if (upper(options_.stall_before) == "GREETING") return stall();
-    if (!send(options_.greeting + "\r\n")) return finish();
-    while (auto line = stream_.read_line()) {
-      state_.record(number_, *line);
-      if (!handle(*line)) break;
+    try {
+      serve();
+    } catch (const std::exception&) {
+      // A bug or odd input must end this session, not the whole test process.
     }
     finish();
   }
 
  private:
+  void serve() {
+    if (options_.tls == FakeTls::implicit && !stream_.start_tls(state_.tls->get())) return;
+    if (options_.drop_on_command.empty()) budget_ = options_.drop_after_bytes;
+    if (upper(options_.stall_before) == "GREETING") return stall();
+    if (!send(options_.greeting + "\r\n")) return;
+    while (auto line = stream_.read_line()) {
+      state_.record(number_, *line);
+      if (!handle(*line)) break;
+    }
+  }
+
   // One command; false when the session is over.
   bool handle(const std::string& line) {
     const auto words = split_words(line);
@@ -234,9 +242,11 @@ class Session {
     }
     if (verb == "RETR" || verb == "TOP") {
       const auto i = words.size() > 1 ? message_index(words[1]) : std::nullopt;
-      if (!i || (verb == "TOP" && words.size() < 3)) return send("-ERR no such message\r\n");
+      if (!i) return send("-ERR no such message\r\n");
+      const auto lines = verb == "TOP" && words.size() > 2 ? number(words[2]) : std::nullopt;
+      if (verb == "TOP" && !lines) return send("-ERR invalid TOP arguments\r\n");
       std::string wire = wire_content(snapshot_[*i].message.content, options_.send_bare_lf);
-      if (verb == "TOP") wire = top_of(wire, std::stoul(words[2]));
+      if (verb == "TOP") wire = top_of(wire, *lines);
       return send("+OK " + std::to_string(list_size(*i)) + " octets\r\n" + dot_stuffed_body(wire));
     }
     if (verb == "DELE") {
@@ -272,6 +282,11 @@ class Session {
       snapshot_ = state_.mailbox;
     }
     deleted_.assign(snapshot_.size(), false);
+    sizes_.clear();
+    for (const auto& stored : snapshot_) {
+      sizes_.push_back(stored.message.list_size.value_or(
+          wire_content(stored.message.content, options_.send_bare_lf).size()));
+    }
     logged_in_ = true;
     return send("+OK Logged in\r\n");
   }
@@ -318,7 +333,7 @@ class Session {
   bool capa() {
     std::string out = "+OK Capability list follows\r\n";
     for (const auto& capability : options_.capabilities) out += capability + "\r\n";
-    if (options_.tls == FakeTls::stls && !stream_.tls()) out += "STLS\r\n";
+    if (options_.tls == FakeTls::stls && options_.advertise_stls && !stream_.tls()) out += "STLS\r\n";
     return send(out + ".\r\n");
   }
 
@@ -347,20 +362,20 @@ class Session {
     return false;
   }
 
-  std::optional<std::size_t> message_index(const std::string& word) const {
+  static std::optional<std::size_t> number(const std::string& word) {
     if (word.empty() || word.find_first_not_of("0123456789") != std::string::npos || word.size() > 9) {
       return std::nullopt;
     }
-    const auto n = std::stoul(word);
-    if (n == 0 || n > snapshot_.size() || deleted_[n - 1]) return std::nullopt;
-    return n - 1;
+    return static_cast<std::size_t>(std::stoul(word));
   }
 
-  std::size_t list_size(std::size_t i) const {
-    const auto& message = snapshot_[i].message;
-    if (message.list_size) return *message.list_size;
-    return wire_content(message.content, options_.send_bare_lf).size();
+  std::optional<std::size_t> message_index(const std::string& word) const {
+    const auto n = number(word);
+    if (!n || *n == 0 || *n > snapshot_.size() || deleted_[*n - 1]) return std::nullopt;
+    return *n - 1;
   }
+
+  std::size_t list_size(std::size_t i) const { return sizes_[i]; }
 
   // Sends within the drop budget; false (and the connection cut) once it is spent.
   bool send(const std::string& bytes) {
@@ -400,6 +415,7 @@ class Session {
   std::string user_;
   std::vector<State::Stored> snapshot_;
   std::vector<bool> deleted_;
+  std::vector<std::size_t> sizes_;  // what LIST and STAT report, per snapshot message
 };
 
 void accept_loop(State& state) {

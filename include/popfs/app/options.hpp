@@ -57,8 +57,9 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text);
 Result<void> apply_mount_option(std::string_view name, std::optional<std::string_view> value,
                                 MountOptions& into);
 
-// Parses "a,b=c,..." (one -o argument) into `into`. A backslash escapes the next character,
-// so a command containing a comma can be written as password_command=pass\,show.
+// Parses "a,b=c,..." (one -o argument) into `into`. A backslash escapes the next character
+// and double quotes protect commas (as libmount writes them), so a command containing a comma
+// can be written as password_command=cut\,-f2 or password_command="cut -d, -f2 FILE".
 Result<void> apply_mount_option_string(std::string_view text, MountOptions& into);
 
 }  // namespace popfs::app

@@ -198,19 +198,23 @@ Result<void> apply_mount_option_string(std::string_view text, MountOptions& into
     current.clear();
     return applied;
   };
+  bool quoted = false;
   for (const char c : text) {
     if (escaped) {
       current += c;
       escaped = false;
     } else if (c == '\\') {
       escaped = true;
-    } else if (c == ',') {
+    } else if (c == '"') {
+      quoted = !quoted;  // libmount's way: password_command="pass show a,b"
+    } else if (c == ',' && !quoted) {
       if (auto r = finish(); !r) return r;
     } else {
       current += c;
     }
   }
   if (escaped) return bad("mount options end with a lone backslash: '" + std::string(text) + "'");
+  if (quoted) return bad("unbalanced '\"' in mount options: '" + std::string(text) + "'");
   return finish();
 }
 

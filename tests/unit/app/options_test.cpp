@@ -108,6 +108,19 @@ TEST(MountOptionString, BackslashEscapesComma) {
   EXPECT_FALSE(apply_mount_option_string("lf\\", o).ok());
 }
 
+TEST(MountOptionString, DoubleQuotesProtectCommas) {
+  MountOptions o;
+  ASSERT_TRUE(apply_mount_option_string(R"(noauto,password_command="cut -d, -f2 /x",ro)", o).ok());
+  EXPECT_EQ(o.password_command, "cut -d, -f2 /x");
+  EXPECT_EQ(o.read_only, true);
+  EXPECT_FALSE(apply_mount_option_string(R"(password_command="unterminated)", o).ok());
+}
+
+TEST(MountOptionString, UserWithValueIsIgnored) {
+  MountOptions o;
+  EXPECT_TRUE(apply_mount_option_string("user=alice,users", o).ok());
+}
+
 TEST(MountOptionString, DashesAndUnderscoresAreInterchangeable) {
   MountOptions o;
   ASSERT_TRUE(apply_mount_option_string("cache-size=1K,password-command=true", o).ok());

@@ -229,8 +229,11 @@ TEST_F(Pop3MaildropDovecotTest, ShutdownCancelsQueuedWorkAndReturns) {
       << "every callback ran before shutdown() returned";
   {
     std::lock_guard lock(mutex);
-    for (const auto& code : codes)
-      if (code) EXPECT_EQ(*code, Errc::cancelled) << "only success or cancellation";
+    for (const auto& code : codes) {
+      if (code) {
+        EXPECT_EQ(*code, Errc::cancelled) << "only success or cancellation";
+      }
+    }
   }
   // Nothing may succeed or fail differently after shutdown; later calls are cancelled.
   auto late = list_now(maildrop);

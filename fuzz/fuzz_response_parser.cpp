@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "popfs/pop3/capabilities.hpp"
+#include "popfs/pop3/command.hpp"
 #include "popfs/pop3/listing.hpp"
 #include "popfs/pop3/response_parser.hpp"
 #include "popfs/pop3/sasl.hpp"
@@ -128,6 +129,21 @@ void fuzz_session(std::string_view bytes) {
   }
 }
 
+// Whatever the argument, an encoded command is one line: CR, LF and NUL only in its CRLF.
+void fuzz_encoder(std::string_view bytes) {
+  using popfs::pop3::Command;
+  const std::string arg(bytes.substr(0, 512));
+  for (const Command& command :
+       {Command::user(arg), Command::pass(arg), Command::auth(arg), Command::auth("PLAIN", arg),
+        Command::auth_response(arg), Command::apop(arg, arg)}) {
+    auto line = popfs::pop3::encode(command);
+    if (!line) continue;
+    const std::string& out = *line;
+    check(out.size() >= 2 && out.compare(out.size() - 2, 2, "\r\n") == 0);
+    check(out.find_first_of(std::string_view("\r\n\0", 3)) == out.size() - 2);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -146,5 +162,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(whole == split);
 
   fuzz_session(bytes);
+  fuzz_encoder(bytes);
   return 0;
 }

@@ -1,0 +1,71 @@
+// popfs-demo-server: a private Dovecot POP3 server with a sample mailbox, for scripts/demo.
+// Writes DIR/server.env (shell variables: port, CA file, user, password file) once the server
+// accepts connections, then runs until SIGINT/SIGTERM and stops Dovecot.
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+
+#include "popfs_test/corpus.hpp"
+#include "popfs_test/dovecot.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Run a private Dovecot POP3 server with a sample mailbox"};
+  std::string dir;
+  popfs::test::CorpusOptions corpus;
+  corpus.count = 60;
+  corpus.large_count = 1;
+  corpus.large_bytes = 3 << 20;
+  app.add_option("--dir", dir, "Where to write server.env and the password file")->required();
+  app.add_option("--count", corpus.count, "Messages in the sample mailbox");
+  app.add_option("--seed", corpus.seed, "Corpus seed");
+  CLI11_PARSE(app, argc, argv);
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigprocmask(SIG_BLOCK, &signals, nullptr);
+
+  try {
+    popfs::test::Dovecot dovecot({.corpus = popfs::test::generate_corpus(corpus),
+                                  .extra_config = {},
+                                  .disable_plaintext_auth = true,
+                                  .user = "alice",
+                                  .password = "demo password",
+                                  .start = true});
+    std::filesystem::create_directories(dir);
+    const std::string password_file = dir + "/password";
+    {
+      std::ofstream out(password_file, std::ios::trunc);
+      out << dovecot.password() << '\n';
+    }
+    ::chmod(password_file.c_str(), 0600);
+    const std::string env_file = dir + "/server.env";
+    {
+      std::ofstream out(env_file + ".tmp", std::ios::trunc);
+      out << "POP3S_PORT=" << dovecot.pop3s_port() << '\n'
+          << "POP3_PORT=" << dovecot.pop3_port() << '\n'
+          << "CA_FILE=" << dovecot.ca_file() << '\n'
+          << "MAIL_USER=" << dovecot.user() << '\n'
+          << "PASSWORD_FILE=" << password_file << '\n'
+          << "MAILDIR=" << dovecot.maildir().string() << '\n';
+    }
+    std::filesystem::rename(env_file + ".tmp", env_file);  // readers never see half a file
+    std::printf("popfs-demo-server: Dovecot on 127.0.0.1:%u (pop3s) with %zu messages\n",
+                static_cast<unsigned>(dovecot.pop3s_port()), corpus.count);
+    std::fflush(stdout);
+    int received = 0;
+    sigwait(&signals, &received);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "popfs-demo-server: %s\n", error.what());
+    return 1;
+  }
+  return 0;
+}

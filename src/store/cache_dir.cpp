@@ -1,7 +1,6 @@
 #include "cache_dir.hpp"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,8 +19,6 @@
 namespace popfs::store {
 namespace {
 
-constexpr std::string_view kPartialPrefix = ".partial-";
-
 [[noreturn]] void fail_errno(std::string what, int err) {
   what += ": ";
   what += std::strerror(err);
@@ -36,8 +33,7 @@ std::set<std::pair<std::uint64_t, std::uint64_t>>& open_dirs() {
 }
 
 bool is_cache_file(const std::string& name) {
-  return name == "data.mdb" || name == "lock.mdb" || name == kLockFileName ||
-         name.rfind(kPartialPrefix, 0) == 0;
+  return name == "data.mdb" || name == "lock.mdb" || name == kLockFileName;
 }
 
 }  // namespace
@@ -65,14 +61,16 @@ void prepare_cache_dir(const std::filesystem::path& dir) {
   }
 }
 
-void remove_leftover_partials(const std::filesystem::path& dir) {
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    if (entry.path().filename().string().rfind(kPartialPrefix, 0) == 0) {
-      std::filesystem::remove(entry.path(), ec);  // someone else may have removed it first
-    }
-  }
+namespace {
+
+bool set_lock(int fd, short type, bool wait) {
+  struct flock lock{};
+  lock.l_type = type;
+  lock.l_whence = SEEK_SET;
+  return ::fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &lock) == 0;
 }
+
+}  // namespace
 
 DirLock::DirLock(const std::filesystem::path& dir) {
   struct stat st{};
@@ -88,10 +86,13 @@ DirLock::DirLock(const std::filesystem::path& dir) {
   const auto path = dir / kLockFileName;
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   int err = errno;
-  if (fd_ >= 0 && ::flock(fd_, LOCK_SH) != 0) {
-    err = errno;
-    ::close(fd_);
-    fd_ = -1;
+  if (fd_ >= 0) {
+    sole_ = set_lock(fd_, F_WRLCK, false);
+    if (!sole_ && !set_lock(fd_, F_RDLCK, true)) {
+      err = errno;
+      ::close(fd_);
+      fd_ = -1;
+    }
   }
   if (fd_ < 0) {
     {
@@ -103,51 +104,15 @@ DirLock::DirLock(const std::filesystem::path& dir) {
 }
 
 DirLock::~DirLock() {
-  ::close(fd_);  // releases the flock
+  ::close(fd_);  // releases the lock
   std::lock_guard lock(open_dirs_mutex);
   open_dirs().erase({device_, inode_});
 }
 
-TempFile::TempFile(const std::filesystem::path& dir) {
-  fd_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd_ >= 0) return;
-  if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
-    fail_errno("cannot create a temporary file in " + dir.string(), errno);
-  }
-  std::string templ = (dir / (std::string(kPartialPrefix) + "XXXXXX")).string();
-  fd_ = ::mkostemp(templ.data(), O_CLOEXEC);
-  if (fd_ < 0) fail_errno("cannot create a temporary file in " + dir.string(), errno);
-  ::unlink(templ.c_str());
-}
-
-TempFile::~TempFile() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-void TempFile::append(std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail_errno("cannot write a temporary body file", errno);
-    }
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-    size_ += static_cast<std::uint64_t>(n);
-  }
-}
-
-void TempFile::read_at(std::uint64_t offset, char* out, std::size_t out_size) const {
-  while (out_size > 0) {
-    const ssize_t n = ::pread(fd_, out, out_size, static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail_errno("cannot read a temporary body file", errno);
-    }
-    if (n == 0) throw StoreFailure(Errc::io, "temporary body file is shorter than what was written");
-    out += n;
-    out_size -= static_cast<std::size_t>(n);
-    offset += static_cast<std::uint64_t>(n);
-  }
+void DirLock::share() {
+  if (!sole_) return;
+  if (!set_lock(fd_, F_RDLCK, false)) fail_errno("cannot downgrade the cache lock", errno);
+  sole_ = false;
 }
 
 Result<void> remove_cache_dir(const std::filesystem::path& dir) {
@@ -161,7 +126,7 @@ Result<void> remove_cache_dir(const std::filesystem::path& dir) {
   const auto lock_path = dir / kLockFileName;
   const int fd = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd >= 0) {
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (!set_lock(fd, F_WRLCK, false)) {
       ::close(fd);
       return Error(Errc::cache, "the cache in " + dir.string() +
                                     " is in use by a running popfs: unmount (popfs umount) and try again");

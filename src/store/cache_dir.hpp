@@ -1,9 +1,7 @@
 #pragma once
 // The cache directory on disk: its permissions, the lock that says "a popfs has this cache
-// open", the temporary files bodies are streamed into, and removing it all.
-// Functions throw StoreFailure.
+// open", and removing it all. Functions throw StoreFailure.
 
-#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string_view>
@@ -16,16 +14,15 @@ namespace popfs::store {
 // $XDG_CACHE_HOME/popfs). A directory owned by someone else is refused.
 void prepare_cache_dir(const std::filesystem::path& dir);
 
-// Removes ".partial-*" files left by a popfs killed between creating and unlinking one
-// (only on file systems without O_TMPFILE). Safe while others run: a writer needs only its fd.
-void remove_leftover_partials(const std::filesystem::path& dir);
-
 inline constexpr std::string_view kLockFileName = "popfs.lock";
 
-// A shared flock on DIR/popfs.lock for as long as the object lives; remove_cache_dir
-// takes it exclusively to know that no popfs has the cache open. Also refuses a second
-// open of the same directory in this process: LMDB forbids it (closing one of two handles
-// would drop the other's locks on lock.mdb).
+// A lock on DIR/popfs.lock held for as long as the object lives (an open-file-description
+// fcntl lock, so it can be downgraded atomically). Every popfs with the cache open holds a
+// read lock; remove_cache_dir needs the write lock. The constructor first tries for the
+// write lock: whoever gets it is the only process with the cache open and may clean up
+// what dead processes left (see sole()), then calls share().
+// Also refuses a second open of the same directory in this process: LMDB forbids it
+// (closing one of two handles would drop the other's locks on lock.mdb).
 class DirLock {
  public:
   explicit DirLock(const std::filesystem::path& dir);
@@ -33,29 +30,14 @@ class DirLock {
   DirLock& operator=(const DirLock&) = delete;
   ~DirLock();
 
+  bool sole() const noexcept { return sole_; }
+  void share();  // downgrade to the read lock that lets other processes in
+
  private:
   int fd_ = -1;
+  bool sole_ = false;
   std::uint64_t device_ = 0;
   std::uint64_t inode_ = 0;
-};
-
-// An unnamed file in the cache directory (O_TMPFILE, else created and unlinked at once):
-// it vanishes with its fd, also when the process is killed.
-class TempFile {
- public:
-  explicit TempFile(const std::filesystem::path& dir);
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile();
-
-  void append(std::string_view bytes);
-  // Reads exactly out_size bytes at offset (the caller knows what was appended).
-  void read_at(std::uint64_t offset, char* out, std::size_t out_size) const;
-  std::uint64_t size() const noexcept { return size_; }
-
- private:
-  int fd_ = -1;
-  std::uint64_t size_ = 0;
 };
 
 }  // namespace popfs::store

@@ -68,10 +68,28 @@ MessageId decode_message_key(std::string_view key) {
   return id;
 }
 
-std::string chunk_key(std::string_view message_key, std::uint32_t chunk) {
+std::string chunk_prefix(std::string_view message_key, std::uint64_t generation) {
   std::string key(message_key);
+  append_u64_be(key, generation);
+  return key;
+}
+
+std::string chunk_key(std::string_view message_key, std::uint64_t generation, std::uint32_t chunk) {
+  std::string key = chunk_prefix(message_key, generation);
   append_u32_be(key, chunk);
   return key;
+}
+
+std::string encode_stored(const StoredBody& stored) {
+  std::string out;
+  append_u64_be(out, stored.tick);
+  append_u64_be(out, stored.generation);
+  return out;
+}
+
+StoredBody decode_stored(std::string_view value) {
+  if (value.size() != 16) throw StoreFailure(Errc::cache, "damaged cache: stored-body entry of unknown layout");
+  return StoredBody{read_u64_be(value.substr(0, 8)), read_u64_be(value.substr(8, 8))};
 }
 
 std::string order_key(std::uint64_t tick, std::string_view message_key) {

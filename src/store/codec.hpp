@@ -25,8 +25,19 @@ std::uint64_t read_u64_be(std::string_view bytes);  // throws StoreFailure unles
 std::string message_key(const MessageId& id);
 MessageId decode_message_key(std::string_view key);  // throws StoreFailure(cache) if malformed
 
-// bodies: message key | u32 BE chunk number
-std::string chunk_key(std::string_view message_key, std::uint32_t chunk);
+// bodies: message key | u64 BE body generation | u32 BE chunk number. Every stored or
+// staged body has its own generation, so a body being written never touches the chunks of
+// the body readers currently see.
+std::string chunk_prefix(std::string_view message_key, std::uint64_t generation);
+std::string chunk_key(std::string_view message_key, std::uint64_t generation, std::uint32_t chunk);
+
+// stored: which generation of a body is the committed one, and when it was last read.
+struct StoredBody {
+  std::uint64_t tick = 0;
+  std::uint64_t generation = 0;
+};
+std::string encode_stored(const StoredBody& stored);
+StoredBody decode_stored(std::string_view value);
 // lru_order: u64 BE access tick | message key
 std::string order_key(std::uint64_t tick, std::string_view message_key);
 std::string_view message_key_of_order_key(std::string_view order_key);

@@ -47,7 +47,6 @@ Result<std::unique_ptr<Cache>> Cache::open(const Options& options) {
 std::unique_ptr<LmdbCache> LmdbCache::open_or_throw(const Options& options) {
   prepare_cache_dir(options.dir);
   auto lock = std::make_unique<DirLock>(options.dir);
-  remove_leftover_partials(options.dir);
 
   lmdb::Env::Settings settings;
   settings.map_size = static_cast<std::size_t>(std::max<std::uint64_t>(options.initial_map_bytes, 64 * 1024));
@@ -64,6 +63,8 @@ std::unique_ptr<LmdbCache> LmdbCache::open_or_throw(const Options& options) {
 
   std::unique_ptr<LmdbCache> cache(new LmdbCache(options, std::move(lock), std::move(env)));
   cache->open_tables();
+  if (cache->lock_->sole()) cache->purge_abandoned_staging();
+  cache->lock_->share();
   return cache;
 }
 
@@ -105,8 +106,9 @@ void LmdbCache::open_tables() {
     t.listing = lmdb::Dbi::open(txn, "listing", MDB_CREATE);
     t.stubs = lmdb::Dbi::open(txn, "stubs", MDB_CREATE);
     t.bodies = lmdb::Dbi::open(txn, "bodies", MDB_CREATE);
-    t.lru = lmdb::Dbi::open(txn, "lru", MDB_CREATE);
+    t.stored = lmdb::Dbi::open(txn, "stored", MDB_CREATE);
     t.lru_order = lmdb::Dbi::open(txn, "lru_order", MDB_CREATE);
+    t.staging = lmdb::Dbi::open(txn, "staging", MDB_CREATE);
     t.pending = lmdb::Dbi::open(txn, "pending", MDB_CREATE);
     tables_ = t;
     for (int from = version; from < kSchemaVersion; ++from) kMigrations[static_cast<std::size_t>(from - 1)](txn);
@@ -232,11 +234,10 @@ Result<std::vector<MessageRecord>> LmdbCache::apply_listing(const std::vector<Li
 Result<void> LmdbCache::reset() {
   return guarded([&] {
     write([&](const lmdb::Txn& txn) {
-      for (const auto* table : {&tables_.messages, &tables_.listing, &tables_.stubs, &tables_.bodies, &tables_.lru,
-                                &tables_.lru_order, &tables_.pending}) {
+      drop_all_bodies(txn);  // not the whole bodies table: writers may have chunks staged there
+      for (const auto* table : {&tables_.messages, &tables_.listing, &tables_.stubs, &tables_.pending}) {
         table->clear(txn);
       }
-      set_counter(txn, "body_bytes", 0);
     });
   });
 }
@@ -276,7 +277,7 @@ Result<void> LmdbCache::put_stub(const MessageId& id, std::string_view stub,
 Result<void> LmdbCache::add_pending_deletion(const MessageId& id) {
   return guarded([&] {
     const std::string key = codec::message_key(id);
-    write([&](const lmdb::Txn& txn) { tables_.pending.put(txn, key, ""); }, /*durable=*/true);
+    write([&](const lmdb::Txn& txn) { tables_.pending.put(txn, key, ""); }, Sync::forced);
   });
 }
 
@@ -327,7 +328,7 @@ Result<CacheStats> LmdbCache::stats() {
       CacheStats stats;
       stats.messages = tables_.messages.entries(txn);
       stats.stubs = tables_.stubs.entries(txn);
-      stats.bodies = tables_.lru.entries(txn);
+      stats.bodies = tables_.stored.entries(txn);
       stats.body_bytes = counter(txn, "body_bytes");
       stats.pending_deletions = tables_.pending.entries(txn);
       stats.body_cap_bytes = options_.body_cap_bytes;

@@ -2,15 +2,23 @@
 // The LMDB implementation of popfs::store::Cache (see cache.hpp for the contract).
 //
 // Tables (named LMDB databases in one environment per account):
-//   internal   schema_version (decimal text), next_inode, body_bytes (u64 BE)
+//   internal   schema_version (decimal text); next_inode, next_generation, body_bytes (u64 BE)
 //   meta       caller's small named values
 //   messages   message key -> MessageRecord (codec.hpp)
 //   listing    u64 BE position -> message key, in server order
 //   stubs      message key -> header stub
-//   bodies     message key | u32 BE chunk number -> up to kChunkBytes of the body
-//   lru        message key -> u64 BE access tick of a stored body
+//   bodies     message key | u64 BE generation | u32 BE chunk -> up to kChunkBytes of a body
+//   stored     message key -> access tick and generation of its committed body
 //   lru_order  u64 BE tick | message key -> "" (oldest first, for eviction)
+//   staging    u64 BE generation -> message key: bodies being written, not yet committed
 //   pending    message key -> "" (pending deletions)
+//
+// Bodies: a BodyWriter buffers up to kStageBytes, then writes those chunks under a fresh
+// generation in a transaction of their own (staging), so a big body never needs its size in
+// memory. commit() writes the rest, points `stored` at the generation and drops the old
+// one, all in one transaction: readers see the old body or the new one, never a mix.
+// Staged chunks of a writer that died with its process are removed by the next open that
+// finds itself the only process using the cache (DirLock::sole).
 //
 // Concurrency: any number of read transactions (MDB_NOTLS, one per call) and one writer at a
 // time (write_mutex_). Map growth goes through the ResizeGate. Reads of bodies do not write:
@@ -36,6 +44,7 @@ inline constexpr int kSchemaVersion = 1;
 inline constexpr std::string_view kInternalTable = "internal";
 inline constexpr std::string_view kSchemaVersionKey = "schema_version";
 inline constexpr std::size_t kChunkBytes = 256 * 1024;
+inline constexpr std::size_t kStageBytes = 16 * kChunkBytes;  // what a writer buffers at most
 
 class LmdbCache final : public Cache {
  public:
@@ -61,12 +70,17 @@ class LmdbCache final : public Cache {
   Result<void> set_meta(std::string_view key, std::string_view value) override;
   Result<CacheStats> stats() override;
 
-  // For the body writer: stores the streamed body in one write transaction. Throws.
-  void commit_body(const std::string& key, const MessageId& id, const TempFile& file);
+  // For the body writer; these throw. `data` holds whole chunks except at the very end.
+  // stage_chunks allocates the generation on its first call.
+  void stage_chunks(const std::string& key, std::optional<std::uint64_t>& generation, std::uint32_t first_chunk,
+                    std::string_view data);
+  void commit_body(const std::string& key, const MessageId& id, std::optional<std::uint64_t> generation,
+                   std::uint32_t staged_chunks, std::uint64_t staged_bytes, std::string_view tail);
+  void discard_staged(const std::string& key, std::uint64_t generation);
 
  private:
   struct Tables {
-    lmdb::Dbi internal, meta, messages, listing, stubs, bodies, lru, lru_order, pending;
+    lmdb::Dbi internal, meta, messages, listing, stubs, bodies, stored, lru_order, staging, pending;
   };
   using Touches = std::map<std::string, std::uint64_t>;
 
@@ -76,8 +90,13 @@ class LmdbCache final : public Cache {
   // Run fn(txn) in a read / write transaction, retrying after map growth. They throw.
   template <class F>
   auto read(F&& fn) -> std::invoke_result_t<F, const lmdb::Txn&>;
+  enum class Sync {
+    normal,  // data pages synced at commit (MDB_NOMETASYNC)
+    none,    // nothing synced: for staged chunks, which a crash may lose
+    forced,  // everything on disk before returning
+  };
   template <class F>
-  auto write(F&& fn, bool durable = false) -> std::invoke_result_t<F, const lmdb::Txn&>;
+  auto write(F&& fn, Sync sync = Sync::normal) -> std::invoke_result_t<F, const lmdb::Txn&>;
   void grow_map();
   void adopt_resized_map();
 
@@ -89,6 +108,15 @@ class LmdbCache final : public Cache {
   void purge_message(const lmdb::Txn& txn, const std::string& key) const;
   // Deletes the chunks and LRU entries of a stored body and updates record and byte count.
   void drop_body(const lmdb::Txn& txn, const std::string& key, MessageRecord& record) const;
+  void delete_chunks(const lmdb::Txn& txn, const std::string& key, std::uint64_t generation) const;
+  // Writes data as chunks first_chunk, first_chunk + 1, ...; returns how many.
+  std::uint32_t put_chunks(const lmdb::Txn& txn, const std::string& key, std::uint64_t generation,
+                           std::uint32_t first_chunk, std::string_view data) const;
+  std::uint64_t next_generation(const lmdb::Txn& txn) const;
+  void purge_abandoned_staging();
+  // Deletes every committed body (chunks, stored, lru_order) and zeroes the byte count;
+  // records keep their exact_size.
+  void drop_all_bodies(const lmdb::Txn& txn) const;
   void evict_over_cap(const lmdb::Txn& txn, const std::string& keep_key) const;
 
   void touch(const std::string& key);
@@ -124,7 +152,7 @@ auto LmdbCache::read(F&& fn) -> std::invoke_result_t<F, const lmdb::Txn&> {
 }
 
 template <class F>
-auto LmdbCache::write(F&& fn, bool durable) -> std::invoke_result_t<F, const lmdb::Txn&> {
+auto LmdbCache::write(F&& fn, Sync sync) -> std::invoke_result_t<F, const lmdb::Txn&> {
   using R = std::invoke_result_t<F, const lmdb::Txn&>;
   constexpr int kMaxAttempts = 40;  // doubling 40 times is far beyond any disk
   std::lock_guard writer(write_mutex_);
@@ -133,20 +161,20 @@ auto LmdbCache::write(F&& fn, bool durable) -> std::invoke_result_t<F, const lmd
     {
       ResizeGate::Pass pass(gate_);
       try {
-        auto txn = lmdb::Txn::begin(env_, 0);
+        auto txn = lmdb::Txn::begin(env_, sync == Sync::none ? MDB_NOSYNC : 0U);
         const Touches touches = touch_snapshot();
         store_touches(txn, touches);
         if constexpr (std::is_void_v<R>) {
           fn(txn);
           txn.commit();
           forget_touches(touches);
-          if (durable) env_.sync(true);
+          if (sync == Sync::forced) env_.sync(true);
           return;
         } else {
           R result = fn(txn);
           txn.commit();
           forget_touches(touches);
-          if (durable) env_.sync(true);
+          if (sync == Sync::forced) env_.sync(true);
           return result;
         }
       } catch (const lmdb::LmdbError& e) {

@@ -55,8 +55,9 @@ struct CacheStats {
 
 // Streams one body into the cache. Nothing is visible until commit(); destroying the
 // writer without commit() discards what was written (a cut download leaves no trace).
-// The chunks go to an unnamed temporary file in the cache directory, not to memory.
-// A BodyWriter must not outlive the Cache that made it.
+// Memory use is bounded (a few MiB) whatever the body's size: big bodies are staged in the
+// cache in pieces, invisible to readers until commit(). A BodyWriter must not outlive the
+// Cache that made it; use it from one thread at a time.
 class BodyWriter {
  public:
   virtual ~BodyWriter() = default;

@@ -9,8 +9,10 @@ namespace {
 using testing::listed;
 using testing::load_body;
 using testing::mid;
+using testing::kStagedAfter;
 using testing::open_cache;
 using testing::pattern;
+using testing::raw_entries;
 using testing::store_body;
 using testing::TempDir;
 
@@ -70,7 +72,7 @@ TEST_F(Bodies, FiveMegabytesInOddPiecesReadAtEveryKindOfOffset) {
   EXPECT_EQ(load_body(*cache_, mid("b"), 128 * kKiB), body);
   EXPECT_EQ(load_body(*cache_, mid("b"), 77777), body);
 
-  const std::uint64_t chunk = 256 * kKiB;  // the store's chunk size: boundaries matter
+  const std::uint64_t chunk = testing::kChunkBytes;  // boundaries matter
   const std::uint64_t size = body.size();
   const std::vector<std::pair<std::uint64_t, std::size_t>> reads{
       {0, 1},          {1, 10},         {chunk - 1, 1},   {chunk - 1, 2},     {chunk, 1},
@@ -92,7 +94,12 @@ TEST_F(Bodies, WriterDroppedWithoutCommitLeavesNoTrace) {
   {
     auto writer = cache_->begin_body(mid("c"));
     ASSERT_TRUE(writer);
-    ASSERT_TRUE((*writer)->append(pattern("cut", 600 * kKiB)));
+    ASSERT_TRUE((*writer)->append(pattern("cut", kStagedAfter + 600 * kKiB)));  // some of it staged
+  }
+  {
+    auto small = cache_->begin_body(mid("d"));
+    ASSERT_TRUE(small);
+    ASSERT_TRUE((*small)->append("only buffered"));
   }
   auto record = cache_->record(mid("c"));
   ASSERT_TRUE(record);
@@ -106,6 +113,41 @@ TEST_F(Bodies, WriterDroppedWithoutCommitLeavesNoTrace) {
     const auto name = entry.path().filename().string();
     EXPECT_TRUE(name == "data.mdb" || name == "lock.mdb" || name == "popfs.lock") << "left behind: " << name;
   }
+  cache_.reset();
+  EXPECT_EQ(raw_entries(tmp_.path() / "c", "bodies"), 0U) << "staged chunks left behind";
+  EXPECT_EQ(raw_entries(tmp_.path() / "c", "staging"), 0U);
+}
+
+TEST_F(Bodies, ReadersSeeTheOldBodyUntilTheNewOneIsCommitted) {
+  ASSERT_TRUE(store_body(*cache_, mid("a"), "the old body"));
+  const std::string big = pattern("new", 2 * kStagedAfter + 1000);
+  auto writer = cache_->begin_body(mid("a"));
+  ASSERT_TRUE(writer);
+  ASSERT_TRUE((*writer)->append(big));
+  EXPECT_EQ(load_body(*cache_, mid("a")), "the old body");
+  EXPECT_EQ(cache_->record(mid("a"))->value().exact_size, 12U);
+  ASSERT_TRUE((*writer)->commit());
+  EXPECT_EQ(load_body(*cache_, mid("a"), 100000), big);
+  EXPECT_EQ(cache_->stats()->body_bytes, big.size());
+  writer->reset();
+  cache_.reset();
+  const std::uint64_t chunks = (big.size() + testing::kChunkBytes - 1) / testing::kChunkBytes;
+  EXPECT_EQ(raw_entries(tmp_.path() / "c", "bodies"), chunks) << "the old body's chunks must be gone";
+  EXPECT_EQ(raw_entries(tmp_.path() / "c", "staging"), 0U);
+}
+
+TEST_F(Bodies, ResetDuringAStagedWriteStoresNothing) {
+  auto writer = cache_->begin_body(mid("b"));
+  ASSERT_TRUE(writer);
+  ASSERT_TRUE((*writer)->append(pattern("b", kStagedAfter + 5)));
+  ASSERT_TRUE(cache_->reset());
+  auto committed = (*writer)->commit();
+  ASSERT_FALSE(committed);
+  EXPECT_EQ(committed.error().code, Errc::not_found);
+  writer->reset();
+  cache_.reset();
+  EXPECT_EQ(raw_entries(tmp_.path() / "c", "bodies"), 0U);
+  EXPECT_EQ(raw_entries(tmp_.path() / "c", "staging"), 0U);
 }
 
 TEST_F(Bodies, ReplacingABodyKeepsTheByteCountRight) {

@@ -77,16 +77,6 @@ TEST(CacheDir, SecondOpenInTheSameProcessIsRefused) {
   EXPECT_TRUE(Cache::open(options)) << "closing the first frees the directory";
 }
 
-TEST(CacheDir, LeftoverPartialFilesAreRemovedOnOpen) {
-  TempDir tmp;
-  const auto dir = tmp.path() / "c";
-  ASSERT_NE(open_cache(dir), nullptr);
-  std::ofstream(dir / ".partial-Ab12Cd") << "half a body from a killed popfs";
-  auto cache = open_cache(dir);
-  ASSERT_NE(cache, nullptr);
-  EXPECT_FALSE(std::filesystem::exists(dir / ".partial-Ab12Cd"));
-}
-
 TEST(CacheDir, PathThatIsAFileIsRefused) {
   TempDir tmp;
   const auto path = tmp.path() / "file";

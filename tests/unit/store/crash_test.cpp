@@ -22,7 +22,7 @@ using testing::TempDir;
 
 constexpr int kIds = 12;
 constexpr int kWindow = 6;
-constexpr std::uint64_t kCap = 2 * 1024 * 1024;
+constexpr std::uint64_t kCap = 8 * 1024 * 1024;
 
 std::string uidl_of(std::uint64_t i) { return "m" + std::to_string(i % kIds); }
 
@@ -33,7 +33,10 @@ std::vector<ListedMessage> listing_of_round(std::uint64_t round) {
   return out;
 }
 
-std::size_t body_size_of_round(std::uint64_t round) { return 1 + static_cast<std::size_t>(round * 104729U % 700000U); }
+// Every third body is big enough that its writer stages chunks before the commit.
+std::size_t body_size_of_round(std::uint64_t round) {
+  return 1 + static_cast<std::size_t>(round * 104729U % 700000U) + (round % 3 == 0 ? testing::kStagedAfter : 0);
+}
 
 std::string deletion_uidl(std::uint64_t round) { return "deleted-" + std::to_string(round); }
 
@@ -137,7 +140,7 @@ TEST(Crash, KillNineAtRandomMomentsNeverLosesOrTearsCommittedData) {
     auto stats = cache->stats();
     ASSERT_TRUE(stats);
     EXPECT_EQ(stats->body_bytes, stored_bytes) << "byte count out of step with the stored bodies";
-    EXPECT_LE(stats->body_bytes, kCap + 700000U);
+    EXPECT_LE(stats->body_bytes, kCap + testing::kStagedAfter + 700000U);
 
     auto pending = cache->pending_deletions();
     ASSERT_TRUE(pending);
@@ -147,7 +150,62 @@ TEST(Crash, KillNineAtRandomMomentsNeverLosesOrTearsCommittedData) {
       EXPECT_TRUE(pending_uidls.contains(deletion_uidl(r))) << "confirmed deletion of round " << r << " lost";
     }
     next_round = state + 1;
+
+    // This open was the only one: it removed what the killed writer had staged.
+    std::uint64_t stored_chunks = 0;
+    for (const auto& record : *listing) {
+      if (record.has_body) stored_chunks += (*record.exact_size + testing::kChunkBytes - 1) / testing::kChunkBytes;
+    }
+    cache.reset();
+    EXPECT_EQ(testing::raw_entries(dir, "staging"), 0U);
+    EXPECT_EQ(testing::raw_entries(dir, "bodies"), stored_chunks) << "chunks that belong to no stored body";
   }
+}
+
+TEST(Crash, StagedChunksOfAKilledWriterGoAtTheNextOpen) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "c";
+  {
+    auto cache = testing::open_cache(dir);
+    ASSERT_NE(cache, nullptr);
+    ASSERT_TRUE(cache->apply_listing({ListedMessage{mid("big"), 1}}, 1));
+  }
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    Cache::Options options;
+    options.dir = dir;
+    auto opened = Cache::open(options);
+    if (!opened) ::_exit(2);
+    auto writer = (*opened)->begin_body(mid("big"));
+    if (!writer || !(*writer)->append(pattern("big", 3 * testing::kStagedAfter))) ::_exit(3);
+    const char staged = 's';
+    if (::write(fds[1], &staged, 1) != 1) ::_exit(4);
+    for (;;) ::pause();  // wait for SIGKILL with the staged chunks in the cache
+  }
+  ::close(fds[1]);
+  char report = 0;
+  ASSERT_EQ(::read(fds[0], &report, 1), 1) << "the child failed before staging";
+  ::close(fds[0]);
+  ASSERT_EQ(::kill(child, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+
+  EXPECT_EQ(testing::raw_entries(dir, "staging"), 1U);
+  EXPECT_GE(testing::raw_entries(dir, "bodies"), 3 * testing::kStagedAfter / testing::kChunkBytes);
+  {
+    auto cache = testing::open_cache(dir);
+    ASSERT_NE(cache, nullptr);
+    auto record = cache->record(mid("big"));
+    ASSERT_TRUE(record);
+    EXPECT_FALSE((*record)->has_body);
+    EXPECT_EQ(cache->stats()->bodies, 0U);
+  }
+  EXPECT_EQ(testing::raw_entries(dir, "staging"), 0U);
+  EXPECT_EQ(testing::raw_entries(dir, "bodies"), 0U);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "popfs/store/cache.hpp"
+#include "popfs/store/lmdb.hpp"
 
 namespace popfs::store::testing {
 
@@ -94,5 +95,15 @@ inline std::optional<std::string> load_body(Cache& cache, const MessageId& id, s
     out.append(buffer.data(), **n);
   }
 }
+
+// Entries of one of the cache's LMDB tables, read directly (the cache must be closed).
+inline std::uint64_t raw_entries(const std::filesystem::path& dir, const char* table) {
+  auto env = lmdb::Env::open(dir, {});
+  auto txn = lmdb::Txn::begin(env, MDB_RDONLY);
+  return lmdb::Dbi::open(txn, table, 0).entries(txn);
+}
+
+inline constexpr std::size_t kChunkBytes = 256 * 1024;  // the store's chunk size
+inline constexpr std::size_t kStagedAfter = 16 * kChunkBytes;  // writers stage chunks from here
 
 }  // namespace popfs::store::testing

@@ -6,6 +6,7 @@ Writes into --out:
   index.tsv      one line per message in server order: <number>\t<uidl>\t<LIST size>
   <number>.msg   exact RETR bytes (mode "all"): dot-unstuffed, CRLF, no terminator
   top.msg        exact TOP bytes (mode "top")
+  <number>.top   exact TOP bytes of every message (mode "topall")
 """
 import argparse
 import os
@@ -29,7 +30,7 @@ def main():
     parser.add_argument("--ca-file", required=True)
     parser.add_argument("--user", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--mode", choices=["all", "uidl", "top"], default="all")
+    parser.add_argument("--mode", choices=["all", "uidl", "top", "topall"], default="all")
     parser.add_argument("--uidl")
     parser.add_argument("--lines", type=int, default=0)
     args = parser.parse_args()
@@ -56,6 +57,11 @@ def main():
         for number, _, _ in index:
             _, lines, _ = client.retr(number)
             with open(os.path.join(args.out, f"{number}.msg"), "wb") as out:
+                out.write(joined(lines))
+    elif args.mode == "topall":
+        for number, _, _ in index:
+            _, lines, _ = client.top(number, args.lines)
+            with open(os.path.join(args.out, f"{number}.top"), "wb") as out:
                 out.write(joined(lines))
     elif args.mode == "top":
         numbers = [number for number, uidl, _ in index if uidl == args.uidl]

@@ -34,5 +34,8 @@ std::vector<std::string> uidls_independently(const Pop3sEndpoint& endpoint);
 // "TOP <n> <lines>" of the message with this UIDL: exact bytes, as for RETR.
 std::string top_independently(const Pop3sEndpoint& endpoint, const std::string& uidl, std::size_t lines);
 std::string top_independently(const Dovecot& dovecot, const std::string& uidl, std::size_t lines);
+// "TOP <n> <lines>" of every message, in server order, in one session.
+std::vector<std::string> top_all_independently(const Pop3sEndpoint& endpoint, std::size_t lines);
+std::vector<std::string> top_all_independently(const Dovecot& dovecot, std::size_t lines);
 
 }  // namespace popfs::test

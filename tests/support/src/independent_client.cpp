@@ -95,4 +95,17 @@ std::string top_independently(const Dovecot& dovecot, const std::string& uidl, s
   return top_independently(pop3s_endpoint(dovecot), uidl, lines);
 }
 
+std::vector<std::string> top_all_independently(const Pop3sEndpoint& endpoint, std::size_t lines) {
+  TempDir out("popfs-poplib-");
+  std::vector<std::string> tops;
+  for (const auto& entry : run_dump(endpoint, out, {"--mode", "topall", "--lines", std::to_string(lines)})) {
+    tops.push_back(read_file(out / (std::to_string(entry.number) + ".top")));
+  }
+  return tops;
+}
+
+std::vector<std::string> top_all_independently(const Dovecot& dovecot, std::size_t lines) {
+  return top_all_independently(pop3s_endpoint(dovecot), lines);
+}
+
 }  // namespace popfs::test

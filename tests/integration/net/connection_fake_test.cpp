@@ -1,0 +1,342 @@
+// net::Connection against the scriptable fake server: what a real server will not do
+// (no STLS, refusals with response codes, cut connections, stalls) and exactly what the
+// client sent.
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "net_test_util.hpp"
+#include "popfs/net/connection.hpp"
+#include "popfs/pop3/sasl.hpp"
+#include "popfs_test/fake_pop3_server.hpp"
+#include "popfs_test/process.hpp"
+
+namespace popfs::net {
+namespace {
+
+using namespace std::chrono_literals;
+using popfs::test::FakeAuthResult;
+using popfs::test::FakeMessage;
+using popfs::test::FakePop3Options;
+using popfs::test::FakePop3Server;
+using popfs::test::FakeTls;
+using testing::fetch_and_wait;
+using testing::open_and_wait;
+using testing::run_until;
+
+Account fake_account(const FakePop3Server& server, Security security) {
+  Account account;
+  account.host = server.host();
+  account.port = server.port();
+  account.security = security;
+  account.user = "user";
+  account.password = []() -> Result<std::string> { return std::string("password"); };
+  account.ca_file = server.ca_file();
+  account.connect_timeout = 5s;
+  account.response_timeout = 5s;
+  return account;
+}
+
+FakePop3Options options_with(FakeTls tls, std::vector<FakeMessage> mailbox = {}) {
+  FakePop3Options options;
+  options.tls = tls;
+  options.mailbox = std::move(mailbox);
+  return options;
+}
+
+bool sent_credentials(const std::vector<std::string>& commands) {
+  for (const auto& line : commands) {
+    if (line.rfind("USER", 0) == 0 || line.rfind("PASS", 0) == 0 || line.rfind("AUTH", 0) == 0 ||
+        line.rfind("APOP", 0) == 0 || line.find("password") != std::string::npos)
+      return true;
+  }
+  return false;
+}
+
+class ConnectionFakeTest : public ::testing::Test {
+ protected:
+  std::optional<Result<void>> open(const Account& account, std::shared_ptr<Connection>* out = nullptr) {
+    auto connection = Connection::create(io_.get_executor(), account);
+    if (out) *out = connection;
+    return open_and_wait(io_, connection);
+  }
+  boost::asio::io_context io_;
+};
+
+TEST_F(ConnectionFakeTest, NoStlsOfferedIsRefusedBeforeAnyCredential) {
+  FakePop3Server server(options_with(FakeTls::none));
+  auto opened = open(fake_account(server, Security::stls));
+  ASSERT_TRUE(opened.has_value());
+  ASSERT_FALSE(*opened);
+  EXPECT_EQ(opened->error().code, Errc::stls_unavailable) << opened->error().describe();
+  EXPECT_NE(opened->error().message.find("STLS"), std::string::npos);
+  ASSERT_TRUE(server.wait_for_sessions(1));
+  const auto commands = server.commands(0);
+  EXPECT_FALSE(sent_credentials(commands)) << "the server received a credential";
+  EXPECT_EQ(commands, std::vector<std::string>{"CAPA"});
+}
+
+TEST_F(ConnectionFakeTest, StlsRefusedByServerIsStlsUnavailable) {
+  auto options = options_with(FakeTls::none);
+  options.capabilities.push_back("STLS");  // offered, but the server then says no
+  FakePop3Server server(options);
+  auto opened = open(fake_account(server, Security::stls));
+  ASSERT_TRUE(opened.has_value());
+  ASSERT_FALSE(*opened);
+  EXPECT_EQ(opened->error().code, Errc::stls_unavailable) << opened->error().describe();
+  EXPECT_FALSE(sent_credentials(server.commands(0)));
+}
+
+TEST_F(ConnectionFakeTest, PlaintextAllowedOnlyWhenAsked) {
+  FakePop3Server server(options_with(FakeTls::none));
+  std::shared_ptr<Connection> connection;
+  auto opened = open(fake_account(server, Security::plaintext), &connection);
+  ASSERT_TRUE(opened.has_value());
+  ASSERT_TRUE(*opened) << opened->error().describe();
+  EXPECT_EQ(connection->auth_method(), AuthMethod::sasl_plain);
+}
+
+TEST_F(ConnectionFakeTest, StlsUpgradeAsksCapaAgainBeforeAndAfterLogin) {
+  auto options = options_with(FakeTls::stls);
+  options.require_tls_for_login = true;
+  FakePop3Server server(options);
+  std::shared_ptr<Connection> connection;
+  auto opened = open(fake_account(server, Security::stls), &connection);
+  ASSERT_TRUE(opened.has_value());
+  ASSERT_TRUE(*opened) << opened->error().describe();
+  const auto commands = server.commands(0);
+  ASSERT_EQ(commands.size(), 5u);
+  EXPECT_EQ(commands[0], "CAPA");
+  EXPECT_EQ(commands[1], "STLS");
+  EXPECT_EQ(commands[2], "CAPA");
+  EXPECT_EQ(commands[3].rfind("AUTH PLAIN ", 0), 0u) << commands[3];
+  EXPECT_EQ(commands[4], "CAPA");
+}
+
+TEST_F(ConnectionFakeTest, SaslLoginWhenPlainIsNotOffered) {
+  auto options = options_with(FakeTls::implicit);
+  options.capabilities = {"TOP", "UIDL", "SASL LOGIN"};
+  FakePop3Server server(options);
+  std::shared_ptr<Connection> connection;
+  auto opened = open(fake_account(server, Security::implicit_tls), &connection);
+  ASSERT_TRUE(opened.has_value());
+  ASSERT_TRUE(*opened) << opened->error().describe();
+  EXPECT_EQ(connection->auth_method(), AuthMethod::sasl_login);
+  const auto commands = server.commands(0);
+  ASSERT_GE(commands.size(), 4u);
+  EXPECT_EQ(commands[1], "AUTH LOGIN");
+  EXPECT_EQ(commands[2], pop3::base64_encode("user"));
+  EXPECT_EQ(commands[3], pop3::base64_encode("password"));
+}
+
+TEST_F(ConnectionFakeTest, UserPassWhenNoSaslIsOffered) {
+  auto options = options_with(FakeTls::implicit);
+  options.capabilities = {"TOP", "UIDL", "USER"};
+  FakePop3Server server(options);
+  std::shared_ptr<Connection> connection;
+  auto opened = open(fake_account(server, Security::implicit_tls), &connection);
+  ASSERT_TRUE(opened.has_value());
+  ASSERT_TRUE(*opened) << opened->error().describe();
+  EXPECT_EQ(connection->auth_method(), AuthMethod::user_pass);
+  EXPECT_FALSE(connection->pipelining()) << "PIPELINING not advertised";
+}
+
+TEST_F(ConnectionFakeTest, Xoauth2SendsTheTokenAfterTheContinuation) {
+  const std::string token_line = pop3::sasl_xoauth2("user", "token-123");
+  auto options = options_with(FakeTls::implicit);
+  options.capabilities = {"TOP", "UIDL", "SASL XOAUTH2"};
+  options.raw_responses = {{"AUTH XOAUTH2", "+ \r\n"}, {token_line, "+OK welcome\r\n"}};
+  FakePop3Server server(options);
+  auto account = fake_account(server, Security::implicit_tls);
+  account.password = nullptr;
+  account.oauth_token = []() -> Result<std::string> { return std::string("token-123"); };
+  std::shared_ptr<Connection> connection;
+  auto opened = open(account, &connection);
+  ASSERT_TRUE(opened.has_value());
+  ASSERT_TRUE(*opened) << opened->error().describe();
+  EXPECT_EQ(connection->auth_method(), AuthMethod::xoauth2);
+  const auto commands = server.commands(0);
+  ASSERT_GE(commands.size(), 3u);
+  EXPECT_EQ(commands[1], "AUTH XOAUTH2");
+  EXPECT_EQ(commands[2], token_line);
+}
+
+TEST_F(ConnectionFakeTest, InUseIsReportedAsInUse) {
+  auto options = options_with(FakeTls::implicit);
+  options.auth_result = FakeAuthResult::in_use;
+  FakePop3Server server(options);
+  auto opened = open(fake_account(server, Security::implicit_tls));
+  ASSERT_TRUE(opened.has_value());
+  ASSERT_FALSE(*opened);
+  EXPECT_EQ(opened->error().code, Errc::in_use) << opened->error().describe();
+}
+
+TEST_F(ConnectionFakeTest, LoginDelayIsReportedAsLoginDelay) {
+  auto options = options_with(FakeTls::implicit);
+  options.auth_result = FakeAuthResult::login_delay;
+  FakePop3Server server(options);
+  auto opened = open(fake_account(server, Security::implicit_tls));
+  ASSERT_TRUE(opened.has_value());
+  ASSERT_FALSE(*opened);
+  EXPECT_EQ(opened->error().code, Errc::login_delay) << opened->error().describe();
+}
+
+TEST_F(ConnectionFakeTest, DropMidRetrFailsTheRetrAndEverythingAfterIt) {
+  const std::string big(200000, 'x');
+  auto options = options_with(FakeTls::implicit, {{"u1", "Subject: a\n\n" + big + "\n", {}},
+                                                  {"u2", "Subject: b\n\nshort\n", {}}});
+  options.drop_on_command = "RETR";
+  options.drop_after_bytes = 50000;
+  FakePop3Server server(options);
+  std::shared_ptr<Connection> connection;
+  auto opened = open(fake_account(server, Security::implicit_tls), &connection);
+  ASSERT_TRUE(opened && *opened);
+  std::string received;
+  std::optional<Result<pop3::StatusLine>> first;
+  std::optional<Result<pop3::StatusLine>> second;
+  connection->execute(pop3::Command::retr(1), [&](std::string_view c) { received.append(c); },
+                      [&](Result<pop3::StatusLine> r) { first = std::move(r); });
+  connection->execute(pop3::Command::retr(2), {},
+                      [&](Result<pop3::StatusLine> r) { second = std::move(r); });
+  ASSERT_TRUE(run_until(io_, [&] { return first && second; }));
+  ASSERT_FALSE(*first) << "a cut message must never be reported complete";
+  EXPECT_EQ(first->error().code, Errc::connection) << first->error().describe();
+  EXPECT_LT(received.size(), big.size());
+  ASSERT_FALSE(*second);
+  EXPECT_TRUE(connection->is_dead());
+}
+
+TEST_F(ConnectionFakeTest, StalledAnswerTimesOutWithinTheDeadline) {
+  auto options = options_with(FakeTls::implicit, {{"u1", "Subject: a\n\nbody\n", {}}});
+  options.stall_before = "RETR";
+  FakePop3Server server(options);
+  auto account = fake_account(server, Security::implicit_tls);
+  account.response_timeout = 400ms;
+  std::shared_ptr<Connection> connection;
+  auto opened = open(account, &connection);
+  ASSERT_TRUE(opened && *opened) << (opened ? opened->error().describe() : "");
+  std::optional<Result<pop3::StatusLine>> retr;
+  const auto started = std::chrono::steady_clock::now();
+  connection->execute(pop3::Command::retr(1), {},
+                      [&](Result<pop3::StatusLine> r) { retr = std::move(r); });
+  ASSERT_TRUE(run_until(io_, [&] { return retr.has_value(); }, 10s));
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(*retr);
+  EXPECT_EQ(retr->error().code, Errc::timeout) << retr->error().describe();
+  EXPECT_GE(elapsed, 400ms);
+  EXPECT_LT(elapsed, 5s);
+}
+
+TEST_F(ConnectionFakeTest, NoGreetingTimesOut) {
+  auto options = options_with(FakeTls::implicit);
+  options.stall_before = "GREETING";
+  FakePop3Server server(options);
+  auto account = fake_account(server, Security::implicit_tls);
+  account.response_timeout = 300ms;
+  auto opened = open(account);
+  ASSERT_TRUE(opened.has_value());
+  ASSERT_FALSE(*opened);
+  EXPECT_EQ(opened->error().code, Errc::timeout) << opened->error().describe();
+}
+
+TEST_F(ConnectionFakeTest, GarbageAnswerIsProtocolViolation) {
+  auto options = options_with(FakeTls::implicit, {{"u1", "Subject: a\n\nbody\n", {}}});
+  options.raw_responses = {{"UIDL", "HELLO THERE\r\n"}};
+  FakePop3Server server(options);
+  std::shared_ptr<Connection> connection;
+  auto opened = open(fake_account(server, Security::implicit_tls), &connection);
+  ASSERT_TRUE(opened && *opened);
+  auto uidl = fetch_and_wait(io_, *connection, pop3::Command::uidl());
+  ASSERT_TRUE(uidl.has_value());
+  ASSERT_FALSE(*uidl);
+  EXPECT_EQ(uidl->error().code, Errc::protocol_violation) << uidl->error().describe();
+}
+
+TEST_F(ConnectionFakeTest, PipelinedAnswersAreMatchedInOrder) {
+  std::vector<FakeMessage> mailbox;
+  for (int i = 1; i <= 20; ++i)
+    mailbox.push_back({"u" + std::to_string(i), "Subject: " + std::to_string(i) + "\n\nbody " +
+                                                    std::to_string(i) + "\n", {}});
+  FakePop3Server server(options_with(FakeTls::implicit, mailbox));
+  std::shared_ptr<Connection> connection;
+  auto opened = open(fake_account(server, Security::implicit_tls), &connection);
+  ASSERT_TRUE(opened && *opened);
+  ASSERT_TRUE(connection->pipelining());
+  std::vector<std::string> bodies(20);
+  std::size_t finished = 0;
+  for (std::uint32_t n = 20; n >= 1; --n) {  // reverse order: answers must still match
+    connection->fetch_text(pop3::Command::retr(n), [&, n](Result<std::string> r) {
+      ASSERT_TRUE(r) << r.error().describe();
+      bodies[n - 1] = std::move(*r);
+      ++finished;
+    });
+  }
+  ASSERT_TRUE(run_until(io_, [&] { return finished == 20; }));
+  for (std::size_t i = 0; i < 20; ++i)
+    EXPECT_EQ(bodies[i], "Subject: " + std::to_string(i + 1) + "\r\n\r\nbody " +
+                             std::to_string(i + 1) + "\r\n");
+}
+
+// With PIPELINING the client does not wait for an answer before the next command: a server
+// that stalls after the first RETR has still received the following ones, up to the bound.
+TEST_F(ConnectionFakeTest, PipeliningWritesAheadWithinTheBound) {
+  std::vector<FakeMessage> mailbox;
+  for (int i = 1; i <= 10; ++i) mailbox.push_back({"u" + std::to_string(i), "S: x\n\nb\n", {}});
+  auto options = options_with(FakeTls::implicit, mailbox);
+  options.stall_after = "RETR";
+  FakePop3Server server(options);
+  auto account = fake_account(server, Security::implicit_tls);
+  auto connection = Connection::create(io_.get_executor(), account, 1, ConnectionLimits{4, 4096});
+  auto opened = open_and_wait(io_, connection);
+  ASSERT_TRUE(opened && *opened);
+  std::size_t failed = 0;
+  for (std::uint32_t n = 1; n <= 10; ++n)
+    connection->execute(pop3::Command::retr(n), {},
+                        [&](Result<pop3::StatusLine> r) { failed += r ? std::size_t{0} : std::size_t{1}; });
+  auto retr_count = [&] {
+    std::size_t count = 0;
+    for (const auto& line : server.commands(0)) count += line.rfind("RETR", 0) == 0 ? std::size_t{1} : std::size_t{0};
+    return count;
+  };
+  // After the first answer the window refills to 4 outstanding: RETR 1..5 reach the server.
+  ASSERT_TRUE(popfs::test::wait_until(
+      [&] {
+        io_.poll();
+        return retr_count() >= 5;
+      },
+      10s));
+  run_until(io_, [] { return false; }, 200ms);  // give a runaway client the chance to misbehave
+  EXPECT_EQ(retr_count(), 5u) << "never more than 4 commands in flight";
+  connection->abort(Error(Errc::cancelled, "test over"));
+  ASSERT_TRUE(run_until(io_, [&] { return failed == 9; }));
+}
+
+TEST_F(ConnectionFakeTest, WithoutPipeliningOneCommandAtATime) {
+  std::vector<FakeMessage> mailbox;
+  for (int i = 1; i <= 5; ++i) mailbox.push_back({"u" + std::to_string(i), "S: x\n\nb\n", {}});
+  auto options = options_with(FakeTls::implicit, mailbox);
+  options.stall_after = "RETR";
+  FakePop3Server server(options);
+  auto account = fake_account(server, Security::implicit_tls);
+  account.pipelining = false;
+  auto connection = Connection::create(io_.get_executor(), account);
+  auto opened = open_and_wait(io_, connection);
+  ASSERT_TRUE(opened && *opened);
+  std::size_t answered = 0;
+  for (std::uint32_t n = 1; n <= 5; ++n)
+    connection->execute(pop3::Command::retr(n), {}, [&](Result<pop3::StatusLine>) { ++answered; });
+  ASSERT_TRUE(run_until(io_, [&] { return answered >= 1; }));
+  run_until(io_, [] { return false; }, 300ms);  // time for any wrongly pipelined command
+  std::size_t retrs = 0;
+  for (const auto& line : server.commands(0)) retrs += line.rfind("RETR", 0) == 0 ? std::size_t{1} : std::size_t{0};
+  EXPECT_EQ(retrs, 2u) << "RETR 2 is sent only after RETR 1 was answered";
+  connection->abort(Error(Errc::cancelled, "test over"));
+  ASSERT_TRUE(run_until(io_, [&] { return answered == 5; }));
+}
+
+}  // namespace
+}  // namespace popfs::net

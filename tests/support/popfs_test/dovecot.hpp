@@ -67,6 +67,8 @@ class Dovecot {
   std::string ca_file() const { return ca_file_.string(); } // self-signed, CN/SAN localhost, 127.0.0.1/2
   const std::string& user() const { return options_.user; }
   const std::string& password() const { return options_.password; }
+  // The password on one line, mode 0600 (what `popfs --password-file` accepts).
+  std::filesystem::path password_file() const { return dir_ / "password"; }
   std::filesystem::path maildir() const;
   std::filesystem::path directory() const { return dir_.path(); }
 

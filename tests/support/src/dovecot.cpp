@@ -65,6 +65,8 @@ Dovecot::Dovecot(DovecotOptions options) : options_(std::move(options)), dir_("p
   options_.corpus.messages.clear();
   options_.corpus.messages.shrink_to_fit();
 
+  write_file(password_file(), options_.password + "\n");
+  ::chmod(password_file().c_str(), 0600);
   config_file_ = dir_ / "dovecot.conf";
   pick_ports();
   write_config();

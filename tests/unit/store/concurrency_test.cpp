@@ -1,6 +1,12 @@
 // Many reader threads and a writer at once, with the map growing underneath them.
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <thread>
 
 #include "popfs/store/cache.hpp"
@@ -99,6 +105,67 @@ TEST(Concurrency, ReadersSeeWholeStatesWhileAWriterGrowsTheMap) {
   EXPECT_LE(stats->body_bytes, 1024U * 1024U + kMaxBody);
   EXPECT_EQ(stats->pending_deletions, 12U);
   EXPECT_GT(std::filesystem::file_size(tmp.path() / "c" / "data.mdb"), 4U * 128U * 1024U) << "the map never grew";
+}
+
+// Reading a body marks it recently used without a write transaction: reads go on while
+// another process holds LMDB's write lock.
+TEST(Concurrency, ReadsNeverWaitForTheWriteLock) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "c";
+  int go[2];
+  int ready[2];
+  ASSERT_EQ(::pipe(go), 0);
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();  // before this process opens the environment
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    char byte = 0;
+    if (::read(go[0], &byte, 1) != 1) ::_exit(2);
+    auto env = lmdb::Env::open(dir, {});
+    auto txn = lmdb::Txn::begin(env, 0);  // holds the write lock until killed
+    if (::write(ready[1], &byte, 1) != 1) ::_exit(3);
+    for (;;) ::pause();
+  }
+  ::close(go[0]);
+  ::close(ready[1]);
+  struct KillChild {
+    pid_t pid;
+    ~KillChild() {
+      ::kill(pid, SIGKILL);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+    }
+  };
+  std::optional<KillChild> kill_child(std::in_place, child);
+
+  auto cache = open_cache(dir);
+  ASSERT_NE(cache, nullptr);
+  ASSERT_TRUE(cache->apply_listing({ListedMessage{mid("a"), 1}}, 1));
+  ASSERT_TRUE(testing::store_body(*cache, mid("a"), pattern("a", 1000)));
+  const char byte = 'g';
+  ASSERT_EQ(::write(go[1], &byte, 1), 1);
+  char answer = 0;
+  ASSERT_EQ(::read(ready[0], &answer, 1), 1);
+
+  auto reads = std::async(std::launch::async, [&] {
+    std::vector<char> buffer(100);
+    int ok = 0;
+    for (int i = 0; i < 200; ++i) {
+      auto n = cache->read_body(mid("a"), static_cast<std::uint64_t>(i), buffer);
+      if (n && n->has_value() && **n == 100) ++ok;
+      if (cache->listing() && cache->stub(mid("a"))) ++ok;
+    }
+    return ok;
+  });
+  const bool finished = reads.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  kill_child.reset();  // frees the write lock (and a blocked reader, if any)
+  ASSERT_TRUE(finished) << "reads waited for the write lock";
+  EXPECT_EQ(reads.get(), 400);
+  // LMDB recovers the lock the killed process held.
+  EXPECT_TRUE(cache->set_meta("after", "kill"));
+  EXPECT_EQ(cache->meta("after")->value_or(""), "kill");
+  ::close(go[1]);
+  ::close(ready[0]);
 }
 
 }  // namespace

@@ -66,6 +66,10 @@ Result<std::string> check_mountpoint(const std::string& given) {
     return Error(Errc::io, "mountpoint " + given + " is already mounted (unmount it with: popfs umount " +
                                given + ")");
   }
+  // The mount would hide these files, and a later `rm -r` of the mountpoint would be a surprise.
+  if (!std::filesystem::is_empty(resolved, error) || error) {
+    return Error(Errc::io, "mountpoint " + given + " is not empty; mount on an empty directory");
+  }
   return resolved.string();
 }
 

@@ -1,0 +1,327 @@
+// Pop3Maildrop against the scriptable fake server: duplicates and reordered snapshots in
+// commit_deletions, refusals, LOGIN-DELAY, cut connections, stalls, a missing TOP/UIDL.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "maildrop_test_util.hpp"
+#include "popfs/mailbox/pop3_maildrop.hpp"
+#include "popfs_test/fake_pop3_server.hpp"
+#include "popfs_test/process.hpp"
+
+namespace popfs::mailbox {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace popfs::mailbox::testing;
+using popfs::test::FakeAuthResult;
+using popfs::test::FakeMessage;
+using popfs::test::FakePop3Options;
+using popfs::test::FakePop3Server;
+using popfs::test::FakeTls;
+
+net::Account fake_account(const FakePop3Server& server) {
+  net::Account account;
+  account.host = server.host();
+  account.port = server.port();
+  account.security = net::Security::implicit_tls;
+  account.user = "user";
+  account.password = []() -> Result<std::string> { return std::string("password"); };
+  account.ca_file = server.ca_file();
+  account.connect_timeout = 5s;
+  account.response_timeout = 5s;
+  account.idle_grace = 200ms;
+  return account;
+}
+
+FakePop3Options tls_options(std::vector<FakeMessage> mailbox) {
+  FakePop3Options options;
+  options.tls = FakeTls::implicit;
+  options.mailbox = std::move(mailbox);
+  return options;
+}
+
+std::vector<std::string> contents(const std::vector<FakeMessage>& messages) {
+  std::vector<std::string> out;
+  for (const auto& m : messages) out.push_back(m.content);
+  return out;
+}
+
+std::size_t count_commands(const FakePop3Server& server, const std::string& prefix) {
+  std::size_t count = 0;
+  for (const auto& session : server.commands())
+    for (const auto& line : session) count += line.rfind(prefix, 0) == 0 ? 1u : 0u;
+  return count;
+}
+
+const FakeMessage a1{"dup", "Subject: a1\n\nfirst dup\n", {}};
+const FakeMessage b{"b/../x", "Subject: b\n\nb\n", {}};
+const FakeMessage a2{"dup", "Subject: a2\n\nsecond dup\n", {}};
+const FakeMessage c{"c", "Subject: c\n\nc\n", {}};
+
+TEST(Pop3MaildropFake, DuplicateUidlsGetOccurrencesInServerOrder) {
+  FakePop3Server server(tls_options({a1, b, a2, c}));
+  Pop3Maildrop maildrop(fake_account(server));
+  auto listing = list_now(maildrop);
+  ASSERT_TRUE(listing && *listing) << listing->error().describe();
+  const auto& m = (*listing)->messages;
+  ASSERT_EQ(m.size(), 4u);
+  EXPECT_EQ(m[0].id, (MessageId{"dup", 1}));
+  EXPECT_EQ(m[1].id, (MessageId{"b/../x", 1}));
+  EXPECT_EQ(m[2].id, (MessageId{"dup", 2}));
+  EXPECT_EQ(m[3].id, (MessageId{"c", 1}));
+  auto second = retr_now(maildrop, MessageId{"dup", 2});
+  ASSERT_TRUE(second && *second);
+  EXPECT_EQ(**second, "Subject: a2\r\n\r\nsecond dup\r\n");
+}
+
+TEST(Pop3MaildropFake, CommitDeletesExactlyTheNamedMessagesInAReorderedSnapshot) {
+  FakePop3Server server(tls_options({a1, b, a2, c}));
+  Pop3Maildrop maildrop(fake_account(server));
+  auto listing = list_now(maildrop);
+  ASSERT_TRUE(listing && *listing);
+  // Another client reorders the maildrop (and message numbers) before the commit.
+  server.set_mailbox({c, a1, a2, b});
+  auto committed = commit_now(maildrop, {MessageId{"dup", 2}, MessageId{"c", 1}});
+  ASSERT_TRUE(committed && *committed) << committed->error().describe();
+  EXPECT_EQ(std::set<MessageId>((*committed)->begin(), (*committed)->end()),
+            (std::set<MessageId>{{"dup", 2}, {"c", 1}}));
+  EXPECT_EQ(contents(server.mailbox()), contents({a1, b}))
+      << "the second 'dup' in the new order and 'c' are gone, nothing else";
+  // DELE went out by the fresh session's numbers: "c" is now 1, the second "dup" is 3.
+  const auto sessions = server.commands();
+  const auto& last = sessions.back();
+  EXPECT_NE(std::find(last.begin(), last.end(), "DELE 1"), last.end());
+  EXPECT_NE(std::find(last.begin(), last.end(), "DELE 3"), last.end());
+  EXPECT_EQ(last.back(), "QUIT");
+}
+
+TEST(Pop3MaildropFake, CommitOfAbsentMessagesReportsThemGoneAndDeletesNothing) {
+  FakePop3Server server(tls_options({a1, b}));
+  Pop3Maildrop maildrop(fake_account(server));
+  auto committed = commit_now(maildrop, {MessageId{"dup", 2}, MessageId{"zzz", 1}});
+  ASSERT_TRUE(committed && *committed) << committed->error().describe();
+  EXPECT_EQ((*committed)->size(), 2u);
+  EXPECT_EQ(server.mailbox().size(), 2u);
+  EXPECT_EQ(count_commands(server, "DELE"), 0u);
+}
+
+TEST(Pop3MaildropFake, ConnectionLostDuringDeleIsAnErrorAndNothingIsDeleted) {
+  auto options = tls_options({a1, b, c});
+  options.drop_on_command = "DELE";
+  options.drop_after_bytes = 0;
+  FakePop3Server server(options);
+  Pop3Maildrop maildrop(fake_account(server));
+  auto committed = commit_now(maildrop, {MessageId{"c", 1}, MessageId{"dup", 1}});
+  ASSERT_TRUE(committed.has_value());
+  ASSERT_FALSE(*committed) << "a commit without QUIT's +OK must not be reported done";
+  EXPECT_EQ(server.mailbox().size(), 3u);
+  EXPECT_TRUE(server.deleted_uidls().empty());
+  EXPECT_EQ(server.session_count(), 1u) << "DELE is never replayed on another session";
+}
+
+TEST(Pop3MaildropFake, LostQuitAnswerIsReportedAsAnError) {
+  // The server may or may not have committed; without +OK the client cannot know, so it
+  // must not claim success (the caller retries by UIDL, which is idempotent).
+  auto options = tls_options({a1, b, c});
+  options.drop_on_command = "QUIT";
+  options.drop_after_bytes = 0;
+  FakePop3Server server(options);
+  Pop3Maildrop maildrop(fake_account(server));
+  auto committed = commit_now(maildrop, {MessageId{"c", 1}});
+  ASSERT_TRUE(committed.has_value());
+  ASSERT_FALSE(*committed);
+  EXPECT_EQ(count_commands(server, "DELE"), 1u);
+  // Retrying is safe: by UIDL in a fresh snapshot, "c" is gone or deleted again.
+  server.update([](FakePop3Options& o) {
+    o.drop_on_command.clear();
+    o.drop_after_bytes.reset();
+  });
+  auto again = commit_now(maildrop, {MessageId{"c", 1}});
+  ASSERT_TRUE(again && *again) << again->error().describe();
+  EXPECT_EQ(contents(server.mailbox()), contents({a1, b}));
+}
+
+TEST(Pop3MaildropFake, InUseIsReportedToEveryWaitingRequest) {
+  auto options = tls_options({a1});
+  options.auth_result = FakeAuthResult::in_use;
+  FakePop3Server server(options);
+  Pop3Maildrop maildrop(fake_account(server));
+  auto listing = list_now(maildrop);
+  ASSERT_TRUE(listing.has_value());
+  ASSERT_FALSE(*listing);
+  EXPECT_EQ(listing->error().code, Errc::in_use) << listing->error().describe();
+}
+
+TEST(Pop3MaildropFake, LoginDelayAnswerIsReportedAndNotRetriedAtOnce) {
+  auto options = tls_options({a1});
+  options.auth_result = FakeAuthResult::login_delay;
+  FakePop3Server server(options);
+  Pop3Maildrop maildrop(fake_account(server));
+  auto first = list_now(maildrop);
+  ASSERT_TRUE(first.has_value());
+  ASSERT_FALSE(*first);
+  EXPECT_EQ(first->error().code, Errc::login_delay) << first->error().describe();
+  ASSERT_EQ(server.session_count(), 1u);
+  // The server asked us to wait: the next request fails without a new login attempt.
+  auto second = list_now(maildrop);
+  ASSERT_TRUE(second.has_value());
+  ASSERT_FALSE(*second);
+  EXPECT_EQ(second->error().code, Errc::login_delay);
+  EXPECT_EQ(server.session_count(), 1u);
+}
+
+TEST(Pop3MaildropFake, AdvertisedLoginDelayIsHonouredBetweenSessions) {
+  auto options = tls_options({a1});
+  options.capabilities.push_back("LOGIN-DELAY 900");
+  FakePop3Server server(options);
+  Pop3Maildrop maildrop(fake_account(server));
+  auto first = list_now(maildrop);
+  ASSERT_TRUE(first && *first);
+  // list() needs a new session, which the server only allows 900 s after the last login.
+  auto second = list_now(maildrop);
+  ASSERT_TRUE(second.has_value());
+  ASSERT_FALSE(*second);
+  EXPECT_EQ(second->error().code, Errc::login_delay) << second->error().describe();
+  EXPECT_EQ(server.session_count(), 1u);
+}
+
+TEST(Pop3MaildropFake, ShortLoginDelayIsWaitedFor) {
+  auto options = tls_options({a1});
+  options.capabilities.push_back("LOGIN-DELAY 1");
+  FakePop3Server server(options);
+  Pop3Maildrop maildrop(fake_account(server));
+  auto first = list_now(maildrop);
+  ASSERT_TRUE(first && *first);
+  const auto started = std::chrono::steady_clock::now();
+  auto second = list_now(maildrop);
+  ASSERT_TRUE(second && *second) << second->error().describe();
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 900ms);
+  EXPECT_EQ(server.session_count(), 2u);
+}
+
+TEST(Pop3MaildropFake, DropMidRetrIsAnErrorNeverAShortMessage) {
+  const std::string big(300000, 'y');
+  auto options = tls_options({{"big", "Subject: big\n\n" + big + "\n", {}}});
+  options.drop_on_command = "RETR";
+  options.drop_after_bytes = 70000;
+  FakePop3Server server(options);
+  Pop3Maildrop maildrop(fake_account(server));
+  auto retr = retr_now(maildrop, MessageId{"big", 1});
+  ASSERT_TRUE(retr.has_value());
+  ASSERT_FALSE(*retr) << "a cut RETR must fail";
+  EXPECT_EQ(retr->error().code, Errc::connection) << retr->error().describe();
+  EXPECT_EQ(count_commands(server, "RETR"), 1u) << "bytes were delivered: no silent retry";
+}
+
+TEST(Pop3MaildropFake, StallTimesOutWithinTheDeadline) {
+  auto options = tls_options({a1});
+  options.stall_before = "TOP";
+  FakePop3Server server(options);
+  auto account = fake_account(server);
+  account.response_timeout = 500ms;
+  Pop3Maildrop maildrop(account);
+  const auto started = std::chrono::steady_clock::now();
+  auto top = top_now(maildrop, MessageId{"dup", 1}, 0);
+  ASSERT_TRUE(top.has_value());
+  ASSERT_FALSE(*top);
+  EXPECT_EQ(top->error().code, Errc::timeout) << top->error().describe();
+  // One retry on a new session is allowed for a safe command: at most two deadlines.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+}
+
+TEST(Pop3MaildropFake, SafeRequestIsRetriedOnceWhenTheSessionDropsBeforeAnswering) {
+  // Session 1 hangs up on RETR before answering (as a server does after its idle timeout);
+  // sessions after it behave (knobs are read when a session starts).
+  auto options = tls_options({a1, c});
+  options.drop_on_command = "RETR";
+  options.drop_after_bytes = 0;
+  FakePop3Server server(options);
+  auto account = fake_account(server);
+  account.idle_grace = 60s;
+  Pop3Maildrop maildrop(account);
+  auto listing = list_now(maildrop);
+  ASSERT_TRUE(listing && *listing);
+  server.update([](FakePop3Options& o) {
+    o.drop_on_command.clear();
+    o.drop_after_bytes.reset();
+  });
+  auto body = retr_now(maildrop, MessageId{"c", 1});
+  ASSERT_TRUE(body && *body) << body->error().describe();
+  EXPECT_EQ(**body, "Subject: c\r\n\r\nc\r\n");
+  EXPECT_EQ(server.session_count(), 2u);
+  EXPECT_EQ(count_commands(server, "RETR"), 2u);
+}
+
+TEST(Pop3MaildropFake, MissingTopIsRememberedAsUnsupported) {
+  auto options = tls_options({a1, c});
+  options.disabled_commands = {"TOP"};  // still advertised in CAPA, but refused
+  FakePop3Server server(options);
+  Pop3Maildrop maildrop(fake_account(server));
+  auto first = top_now(maildrop, MessageId{"c", 1}, 0);
+  ASSERT_TRUE(first.has_value());
+  ASSERT_FALSE(*first);
+  EXPECT_EQ(first->error().code, Errc::unsupported) << first->error().describe();
+  auto second = top_now(maildrop, MessageId{"dup", 1}, 0);
+  ASSERT_TRUE(second.has_value());
+  ASSERT_FALSE(*second);
+  EXPECT_EQ(second->error().code, Errc::unsupported);
+  EXPECT_EQ(count_commands(server, "TOP"), 1u) << "the second top() did not ask again";
+  EXPECT_TRUE(maildrop.stats().top_unsupported);
+}
+
+TEST(Pop3MaildropFake, TopAbsentFromCapaIsUnsupportedWithoutAsking) {
+  auto options = tls_options({a1});
+  options.capabilities = {"UIDL", "USER", "SASL PLAIN"};
+  FakePop3Server server(options);
+  Pop3Maildrop maildrop(fake_account(server));
+  auto top = top_now(maildrop, MessageId{"dup", 1}, 0);
+  ASSERT_TRUE(top.has_value());
+  ASSERT_FALSE(*top);
+  EXPECT_EQ(top->error().code, Errc::unsupported);
+  EXPECT_EQ(count_commands(server, "TOP"), 0u);
+}
+
+TEST(Pop3MaildropFake, MissingUidlIsUnsupported) {
+  auto options = tls_options({a1});
+  options.disabled_commands = {"UIDL"};
+  FakePop3Server server(options);
+  Pop3Maildrop maildrop(fake_account(server));
+  auto listing = list_now(maildrop);
+  ASSERT_TRUE(listing.has_value());
+  ASSERT_FALSE(*listing);
+  EXPECT_EQ(listing->error().code, Errc::unsupported) << listing->error().describe();
+}
+
+TEST(Pop3MaildropFake, UidlIsSentBeforeList) {
+  FakePop3Server server(tls_options({a1, c}));
+  Pop3Maildrop maildrop(fake_account(server));
+  auto listing = list_now(maildrop);
+  ASSERT_TRUE(listing && *listing);
+  const auto commands = server.commands(0);
+  auto uidl = std::find(commands.begin(), commands.end(), "UIDL");
+  auto list = std::find(commands.begin(), commands.end(), "LIST");
+  ASSERT_NE(uidl, commands.end());
+  ASSERT_NE(list, commands.end());
+  EXPECT_LT(uidl, list);
+}
+
+TEST(Pop3MaildropFake, CallbacksAreNeverInline) {
+  FakePop3Server server(tls_options({a1}));
+  Pop3Maildrop maildrop(fake_account(server));
+  maildrop.shutdown();  // everything now fails at once with cancelled: still not inline
+  bool returned = false;
+  Eventually<bool> called_before_return;
+  maildrop.list([&](Result<Listing>) { called_before_return.set(!returned); });
+  returned = true;
+  auto before = called_before_return.get();
+  ASSERT_TRUE(before.has_value());
+  EXPECT_FALSE(*before);
+}
+
+}  // namespace
+}  // namespace popfs::mailbox

@@ -4,6 +4,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <sstream>
 
 #include "popfs/app/command.hpp"
@@ -74,6 +75,26 @@ TEST(PasswordCommand, FailureCarriesStatusAndStderr) {
   EXPECT_NE(secret.error().message.find("--password-command"), std::string::npos);
   EXPECT_NE(secret.error().message.find("status 3"), std::string::npos) << secret.error().message;
   EXPECT_NE(secret.error().message.find("vault is locked"), std::string::npos);
+}
+
+TEST(PasswordCommand, FailureMessageNeverCarriesStdout) {
+  // A command that printed the secret and then failed: the message shows stderr only.
+  auto secret = secret_from_command("echo hunter2; echo 'agent not running' >&2; exit 1", "--password-command");
+  ASSERT_FALSE(secret.ok());
+  EXPECT_EQ(secret.error().message.find("hunter2"), std::string::npos) << secret.error().message;
+  EXPECT_NE(secret.error().message.find("agent not running"), std::string::npos);
+}
+
+TEST(PasswordCommand, NotRunUntilALoginNeedsIt) {
+  TempDir dir;
+  auto request = isolated_request();
+  const std::string marker = dir.file("ran");
+  request.password_command = "touch " + marker + "; echo pw";
+  auto source = make_password_source(request);
+  ASSERT_TRUE(source.ok());
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  EXPECT_EQ(get(source.value()), "pw");
+  EXPECT_TRUE(std::filesystem::exists(marker));
 }
 
 TEST(PasswordCommand, EmptyOutputIsAnError) {

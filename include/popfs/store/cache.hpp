@@ -68,6 +68,9 @@ class BodyWriter {
   virtual Result<void> commit() = 0;
 };
 
+// Processes: several may have one cache open at once (a mount and `popfs sync`); one
+// process opens a directory once. Do not fork with a Cache open and use it in the child
+// (LMDB's rule): open it after daemonizing.
 class Cache {
  public:
   struct Options {

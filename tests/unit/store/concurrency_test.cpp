@@ -129,6 +129,9 @@ TEST(Concurrency, ReadsNeverWaitForTheWriteLock) {
   ::close(go[0]);
   ::close(ready[1]);
   struct KillChild {
+    explicit KillChild(pid_t child_pid) : pid(child_pid) {}
+    KillChild(const KillChild&) = delete;
+    KillChild& operator=(const KillChild&) = delete;
     pid_t pid;
     ~KillChild() {
       ::kill(pid, SIGKILL);

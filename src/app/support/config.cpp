@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include <toml++/toml.h>
 
@@ -158,6 +159,15 @@ bool valid_account_name(std::string_view name) {
     if (std::isalnum(u) == 0 && c != '-' && c != '_' && c != '.') return false;
   }
   return true;
+}
+
+// "~/x" expanded and a relative path made absolute now: the daemon changes its working
+// directory to "/" and reads some of these files (ca_file) only later.
+std::string absolute_path(const std::string& path, const EnvLookup& env) {
+  const std::string expanded = expand_home(path, env);
+  std::error_code error;
+  const auto absolute = std::filesystem::absolute(expanded, error);
+  return error ? expanded : absolute.lexically_normal().string();
 }
 
 }  // namespace
@@ -350,11 +360,11 @@ Result<MountSettings> resolve_mount_settings(std::string_view source,
                "oauth_token_command and password_command/password_file");
   }
   settings.password_command = merged.password_command;
-  if (merged.password_file) settings.password_file = expand_home(*merged.password_file, env);
+  if (merged.password_file) settings.password_file = absolute_path(*merged.password_file, env);
   settings.oauth_token_command = merged.oauth_token_command;
 
   if (merged.ca_file) {
-    settings.ca_file = expand_home(*merged.ca_file, env);
+    settings.ca_file = absolute_path(*merged.ca_file, env);
     if (::access(settings.ca_file.c_str(), R_OK) != 0) {
       return bad("cannot read CA file " + settings.ca_file + ": " + std::strerror(errno));
     }
@@ -364,7 +374,7 @@ Result<MountSettings> resolve_mount_settings(std::string_view source,
     if (!fp) return std::move(fp).error();
     settings.fingerprint = std::move(fp).value();
   }
-  settings.cache_dir = merged.cache_dir ? expand_home(*merged.cache_dir, env)
+  settings.cache_dir = merged.cache_dir ? absolute_path(*merged.cache_dir, env)
                                         : default_cache_dir(settings.url, env);
   settings.foreground = merged.foreground.value_or(false);
   settings.debug = merged.debug.value_or(false);

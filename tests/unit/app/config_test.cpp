@@ -275,6 +275,24 @@ TEST(Resolve, InvalidValues) {
   EXPECT_FALSE(resolve_mount_settings("pop3s://a:pw@h", {}, {}, kEnv).ok());
 }
 
+TEST(Resolve, RelativePathsBecomeAbsolute) {
+  // The daemon runs in "/", so a relative path must be pinned to where popfs was started.
+  TempDir dir;
+  dir.write("ca.pem", "x");
+  const auto old_cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  MountOptions cli;
+  cli.ca_file = "ca.pem";
+  cli.cache_dir = "cache/./x";
+  cli.password_file = "../pw";
+  auto s = resolve_mount_settings("pop3s://a@h", cli, {}, kEnv);
+  std::filesystem::current_path(old_cwd);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->ca_file, dir.path() + "/ca.pem");
+  EXPECT_EQ(s->cache_dir, dir.path() + "/cache/x");
+  EXPECT_EQ(s->password_file, std::filesystem::path(dir.path()).parent_path().string() + "/pw");
+}
+
 TEST(Fingerprint, Normalisation) {
   const std::string hex(64, 'a');
   EXPECT_EQ(normalize_fingerprint("sha256:" + std::string(64, 'A')).value(), hex);

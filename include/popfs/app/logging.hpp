@@ -2,7 +2,9 @@
 // Logging setup and secret masking for protocol traces.
 //
 // setup_logging() installs the default spdlog logger: stderr while in the foreground,
-// syslog (ident "popfs", facility daemon) once daemonized; level info, debug with -d.
+// syslog (ident "popfs", facility daemon) once daemonized; level info, debug with -d. When
+// stderr is connected to the systemd journal ($JOURNAL_STREAM), lines carry "<N>" priority
+// prefixes so journalctl shows warnings and errors as such.
 // Code everywhere then logs with spdlog::info(...) etc.
 
 #include <string>

@@ -1,10 +1,15 @@
 #include "popfs/app/logging.hpp"
 
+#include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/syslog_sink.h>
 #include <spdlog/spdlog.h>
@@ -43,6 +48,42 @@ std::string keep_words(std::string_view line, std::size_t keep_words_count) {
   return std::string(line.substr(0, pos)) + std::string(kMask);
 }
 
+// "<N>" in front of a line tells journald its syslog priority (under systemd, stderr of a
+// foreground popfs goes to the journal).
+class SyslogPriorityFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm& /*time*/,
+              spdlog::memory_buf_t& dest) override {
+    char digit = '6';
+    switch (msg.level) {
+      case spdlog::level::trace:
+      case spdlog::level::debug: digit = '7'; break;
+      case spdlog::level::info: digit = '6'; break;
+      case spdlog::level::warn: digit = '4'; break;
+      case spdlog::level::err: digit = '3'; break;
+      default: digit = '2'; break;
+    }
+    const char prefix[] = {'<', digit, '>'};
+    dest.append(prefix, prefix + sizeof prefix);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<SyslogPriorityFlag>();
+  }
+};
+
+// systemd sets $JOURNAL_STREAM to "DEVICE:INODE" of the stream it connected to stderr.
+bool stderr_is_journal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  if (stream == nullptr) return false;
+  unsigned long long device = 0;
+  unsigned long long inode = 0;
+  if (std::sscanf(stream, "%llu:%llu", &device, &inode) != 2) return false;
+  struct stat st {};
+  if (::fstat(STDERR_FILENO, &st) != 0) return false;
+  return static_cast<unsigned long long>(st.st_dev) == device &&
+         static_cast<unsigned long long>(st.st_ino) == inode;
+}
+
 }  // namespace
 
 void setup_logging(const LogSetup& setup) {
@@ -53,7 +94,13 @@ void setup_logging(const LogSetup& setup) {
     sinks.push_back(sink);
   } else {
     auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-    sink->set_pattern("popfs: %^%l%$: %v");
+    if (stderr_is_journal()) {
+      auto formatter = std::make_unique<spdlog::pattern_formatter>();
+      formatter->add_flag<SyslogPriorityFlag>('*').set_pattern("%*%v");
+      sink->set_formatter(std::move(formatter));
+    } else {
+      sink->set_pattern("popfs: %^%l%$: %v");
+    }
     sinks.push_back(sink);
   }
   for (const auto& extra : setup.extra_sinks) sinks.push_back(extra);

@@ -4,7 +4,16 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
 #include <sstream>
+
+#include "test_helpers.hpp"
 
 namespace popfs::app {
 namespace {
@@ -91,6 +100,72 @@ TEST(SetupLogging, DebugWithD) {
   CapturedLog log(true);
   spdlog::debug("shown-debug");
   EXPECT_NE(log.text().find("shown-debug"), std::string::npos);
+}
+
+// Points stderr at a file for the lifetime of the object.
+class StderrToFile {
+ public:
+  explicit StderrToFile(const std::string& path) {
+    std::fflush(stderr);
+    saved_ = ::dup(STDERR_FILENO);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+  }
+  StderrToFile(const StderrToFile&) = delete;
+  StderrToFile& operator=(const StderrToFile&) = delete;
+  ~StderrToFile() {
+    std::fflush(stderr);
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+  }
+
+ private:
+  int saved_ = -1;
+};
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(SetupLogging, StderrFormat) {
+  test::TempDir dir;
+  const std::string path = dir.file("stderr");
+  {
+    StderrToFile redirect(path);
+    ::unsetenv("JOURNAL_STREAM");
+    setup_logging(LogSetup{});
+    spdlog::warn("disk almost full");
+    spdlog::default_logger()->flush();
+  }
+  setup_logging(LogSetup{});
+  EXPECT_EQ(read_all(path), "popfs: warning: disk almost full\n");
+}
+
+TEST(SetupLogging, JournalGetsPriorityPrefixes) {
+  test::TempDir dir;
+  const std::string path = dir.file("stderr");
+  {
+    StderrToFile redirect(path);
+    struct stat st {};
+    ASSERT_EQ(::fstat(STDERR_FILENO, &st), 0);
+    const std::string stream = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+    ::setenv("JOURNAL_STREAM", stream.c_str(), 1);
+    LogSetup setup;
+    setup.debug = true;
+    setup_logging(setup);
+    spdlog::debug("d");
+    spdlog::info("i");
+    spdlog::warn("w");
+    spdlog::error("e");
+    spdlog::default_logger()->flush();
+    ::unsetenv("JOURNAL_STREAM");
+  }
+  setup_logging(LogSetup{});
+  EXPECT_EQ(read_all(path), "<7>d\n<6>i\n<4>w\n<3>e\n");
 }
 
 TEST(SetupLogging, DaemonLogsToSyslogWithoutThrowing) {

@@ -28,12 +28,12 @@ struct CorpusOptions {
 };
 
 struct CorpusMessage {
-  std::string content;      // the message, LF line endings
-  std::string maildir_name; // base file name in the Maildir (sorted names = corpus order)
+  std::string content{};    // the message, LF line endings
+  std::string maildir_name{};  // base file name in the Maildir (sorted names = corpus order)
 };
 
 struct Corpus {
-  std::vector<CorpusMessage> messages;
+  std::vector<CorpusMessage> messages{};
   std::size_t total_bytes() const;  // sum of LF sizes
 };
 

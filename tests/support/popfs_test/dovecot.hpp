@@ -12,6 +12,9 @@
 // the refusal ("-ERR [AUTH] Plaintext authentication disallowed"), connect to strict_host()
 // (127.0.0.2, also in the certificate) instead.
 //
+// Dovecot is stopped with SIGTERM if the thread that started it dies (see
+// SpawnOptions::die_with_parent): create and start it from the test's main thread.
+//
 // Failures (dovecot missing, does not start in time) throw std::runtime_error with the reason
 // and the tail of Dovecot's log, which fails the calling test with that message.
 
@@ -32,8 +35,8 @@
 namespace popfs::test {
 
 struct DovecotOptions {
-  Corpus corpus;                          // messages put in the Maildir before the first start
-  std::vector<std::string> extra_config;  // appended lines, e.g. "pop3_lock_session = yes"
+  Corpus corpus{};                        // messages put in the Maildir before the first start
+  std::vector<std::string> extra_config{};  // appended lines, e.g. "pop3_lock_session = yes"
   bool disable_plaintext_auth = true;     // plain auth only after STLS (see loopback caveat)
   std::string user = "popfs-test";
   std::string password = "correct horse battery";

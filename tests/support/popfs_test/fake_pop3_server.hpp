@@ -25,9 +25,9 @@
 namespace popfs::test {
 
 struct FakeMessage {
-  std::string uidl;     // sent as is: hostile values ("../x", "a/b", 200 chars, duplicates) welcome
-  std::string content;  // LF or CRLF; sent with CRLF line endings unless send_bare_lf
-  std::optional<std::size_t> list_size;  // LIST/STAT report this instead of the true size
+  std::string uidl{};   // sent as is: hostile values ("../x", "a/b", 200 chars, duplicates) welcome
+  std::string content{};  // LF or CRLF; sent with CRLF line endings unless send_bare_lf
+  std::optional<std::size_t> list_size{};  // LIST/STAT report this instead of the true size
 };
 
 enum class FakeAuthResult {
@@ -46,7 +46,7 @@ enum class FakeTls {
 };
 
 struct FakePop3Options {
-  std::vector<FakeMessage> mailbox;  // initial mailbox (later: add_message, mailbox())
+  std::vector<FakeMessage> mailbox{};  // initial mailbox (later: add_message, mailbox())
   std::string user = "user";
   std::string password = "password";
   FakeTls tls = FakeTls::none;
@@ -59,7 +59,7 @@ struct FakePop3Options {
                                            "PIPELINING", "RESP-CODES",     "AUTH-RESP-CODE",
                                            "SASL PLAIN LOGIN"};
   // Commands answered with "-ERR unknown command" (e.g. {"TOP"}, {"UIDL"}, {"CAPA"}).
-  std::set<std::string> disabled_commands;
+  std::set<std::string> disabled_commands{};
   FakeAuthResult auth_result = FakeAuthResult::ok;
   bool send_bare_lf = false;  // send message content with LF endings (a broken server)
 
@@ -67,15 +67,15 @@ struct FakePop3Options {
   // bytes, before TLS). Counted
   // from the start of the session, or, with drop_on_command (e.g. "RETR"), from the start
   // of the first response to that command, so the cut can fall mid-message.
-  std::optional<std::size_t> drop_after_bytes;
-  std::string drop_on_command;
+  std::optional<std::size_t> drop_after_bytes{};
+  std::string drop_on_command{};
   // Stop answering (keep reading, never reply again) before / after answering the first
   // command with this verb; "GREETING" in stall_before means no greeting at all.
-  std::string stall_before;
-  std::string stall_after;
+  std::string stall_before{};
+  std::string stall_after{};
   // Exact bytes to send instead of the normal response. Key: a whole command line
   // ("RETR 2") or a verb ("RETR"); the whole line wins.
-  std::map<std::string, std::string> raw_responses;
+  std::map<std::string, std::string> raw_responses{};
 };
 
 class FakePop3Server {

@@ -12,17 +12,17 @@ namespace popfs::test {
 class Dovecot;
 
 struct IndependentMessage {
-  std::string uidl;
+  std::string uidl{};
   std::size_t list_size = 0;  // as LIST reported it
-  std::string content;        // exact RETR bytes: dot-unstuffed, CRLF, no terminating ".\r\n"
+  std::string content{};      // exact RETR bytes: dot-unstuffed, CRLF, no terminating ".\r\n"
 };
 
 struct Pop3sEndpoint {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
-  std::string ca_file;
-  std::string user;
-  std::string password;
+  std::string ca_file{};
+  std::string user{};
+  std::string password{};
 };
 Pop3sEndpoint pop3s_endpoint(const Dovecot& dovecot);
 

@@ -18,10 +18,14 @@ using namespace std::chrono_literals;
 
 struct SpawnOptions {
   // Where the child's stdout/stderr go (appended); /dev/null when empty.
-  std::filesystem::path stdout_file;
-  std::filesystem::path stderr_file;
+  std::filesystem::path stdout_file{};
+  std::filesystem::path stderr_file{};
   // Extra environment entries "NAME=value" added to the parent's environment.
-  std::vector<std::string> extra_env;
+  std::vector<std::string> extra_env{};
+  // SIGTERM the child if the spawning thread dies first (a crashed or timed-out test must
+  // not leave servers behind). Linux ties this to the *thread*: spawn from a thread that
+  // outlives the child, normally the test's main thread.
+  bool die_with_parent = false;
 };
 
 // Starts argv[0] (searched in PATH) with the given arguments. Throws if it cannot start.

@@ -161,6 +161,7 @@ void Dovecot::start() {
   SpawnOptions spawn;
   spawn.stdout_file = dir_ / "dovecot.stderr";
   spawn.stderr_file = spawn.stdout_file;
+  spawn.die_with_parent = true;  // a crashed test must not leave Dovecot running
   pid_ = spawn_process({kDovecotBinary, "-F", "-c", config_file_.string()}, spawn);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   const auto ready = [&](const std::string& host, std::uint16_t port) {

@@ -5,11 +5,14 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -39,8 +42,96 @@ struct FdGuard {
 
 }  // namespace
 
+namespace {
+
+// PATH lookup done before fork, so the child only calls async-signal-safe functions.
+std::string resolve_executable(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = std::getenv("PATH");
+  std::string directories = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  std::size_t at = 0;
+  while (at <= directories.size()) {
+    const auto end = std::min(directories.find(':', at), directories.size());
+    const std::string candidate = directories.substr(at, end - at) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    at = end + 1;
+  }
+  throw std::runtime_error("spawn_process: " + name + " not found in PATH");
+}
+
+int open_output(const std::filesystem::path& file) {
+  const std::string path = file.empty() ? std::string("/dev/null") : file.string();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("spawn_process: cannot open " + path);
+  return fd;
+}
+
+// fork + exec with PR_SET_PDEATHSIG set in the child. The parent waits for the exec (a
+// close-on-exec pipe reaches EOF), so prctl is in force before the spawning thread can end,
+// and an exec failure is reported here rather than as exit status 127.
+pid_t spawn_dying_with_parent(const std::vector<std::string>& argv, std::vector<std::string>& env,
+                              const SpawnOptions& options) {
+  const std::string executable = resolve_executable(argv[0]);
+  std::vector<std::string> args = argv;
+  auto c_args = to_c_strings(args);
+  auto c_env = to_c_strings(env);
+  int exec_pipe[2];
+  if (::pipe2(exec_pipe, O_CLOEXEC) != 0) throw std::runtime_error("spawn_process: pipe failed");
+  const int null_in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const int out = open_output(options.stdout_file);
+  const int err = options.stderr_file == options.stdout_file ? ::dup(out) : open_output(options.stderr_file);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(null_in, STDIN_FILENO);
+    ::dup2(out, STDOUT_FILENO);
+    ::dup2(err, STDERR_FILENO);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+    }
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
+    ::execve(executable.c_str(), c_args.data(), c_env.data());
+    const int exec_errno = errno;
+    [[maybe_unused]] const auto written = ::write(exec_pipe[1], &exec_errno, sizeof exec_errno);
+    ::_exit(127);
+  }
+  const int fork_errno = errno;
+  ::close(exec_pipe[1]);
+  ::close(null_in);
+  ::close(out);
+  ::close(err);
+  if (pid < 0) {
+    ::close(exec_pipe[0]);
+    throw std::runtime_error(std::string("spawn_process: fork failed: ") + std::strerror(fork_errno));
+  }
+  int exec_errno = 0;
+  ssize_t n;
+  do {
+    n = ::read(exec_pipe[0], &exec_errno, sizeof exec_errno);
+  } while (n < 0 && errno == EINTR);
+  ::close(exec_pipe[0]);
+  if (n > 0) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    throw std::runtime_error("spawn_process: cannot execute " + executable + ": " + std::strerror(exec_errno));
+  }
+  return pid;
+}
+
+}  // namespace
+
 pid_t spawn_process(const std::vector<std::string>& argv, const SpawnOptions& options) {
   if (argv.empty()) throw std::invalid_argument("spawn_process: empty argv");
+  if (options.die_with_parent) {
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+    for (const auto& extra : options.extra_env) env.push_back(extra);
+    return spawn_dying_with_parent(argv, env, options);
+  }
   std::vector<std::string> args = argv;
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);

@@ -1,0 +1,330 @@
+// Core tests: names, attributes, reads. Against FakeMaildrop.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "fs_fixture.hpp"
+#include "popfs/util/uidl_name.hpp"
+
+namespace popfs::test {
+namespace {
+
+using ::testing::ElementsAre;
+
+TEST_F(FsTest, ListsOneFilePerMessageInServerOrderAndStubsInHeaders) {
+  maildrop.add("000000016b02434a", make_message("one", "Mon, 2 Jan 2006 15:04:05 -0700", 3));
+  maildrop.add("b", make_message("two", "Mon, 2 Jan 2006 15:04:05 -0700", 3));
+  start_fs();
+  EXPECT_THAT(root_names(), ElementsAre("000000016b02434a.eml", "b.eml"));
+  EXPECT_THAT(header_names(), ElementsAre("000000016b02434a.eml", "b.eml"));
+  auto entries = filesystem->read_directory(fs::kRootInode);
+  ASSERT_TRUE(entries.ok());
+  EXPECT_EQ((*entries)[0].name, ".");
+  EXPECT_EQ((*entries)[1].name, "..");
+  EXPECT_EQ((*entries)[2].name, ".headers");
+  EXPECT_TRUE((*entries)[2].is_dir);
+}
+
+TEST_F(FsTest, HostileAndDuplicateUidlsGetDistinctReversibleNames) {
+  maildrop.add("a/b", "A\r\n\r\nx\r\n");
+  maildrop.add(".hidden", "B\r\n\r\ny\r\n");
+  maildrop.add("sp ace%", "C\r\n\r\nz\r\n");
+  maildrop.add("dup", "D1\r\n\r\n1\r\n");
+  maildrop.add("dup", "D2\r\n\r\n2\r\n");
+  maildrop.add("x~2", "E\r\n\r\n3\r\n");
+  start_fs();
+  EXPECT_THAT(root_names(), ElementsAre("a%2Fb.eml", "%2Ehidden.eml", "sp%20ace%25.eml", "dup.eml",
+                                        "dup~2.eml", "x%7E2.eml"));
+  // Each name reads its own message.
+  EXPECT_EQ(read_whole(ino_of("dup.eml")).value(), "D1\r\n\r\n1\r\n");
+  EXPECT_EQ(read_whole(ino_of("dup~2.eml")).value(), "D2\r\n\r\n2\r\n");
+  EXPECT_EQ(read_whole(ino_of("a%2Fb.eml")).value(), "A\r\n\r\nx\r\n");
+  EXPECT_FALSE(filesystem->lookup(fs::kRootInode, "a/b.eml").ok());
+}
+
+TEST_F(FsTest, LookupOfUnknownNameIsENOENT) {
+  maildrop.add("a", "x\r\n");
+  start_fs();
+  auto r = filesystem->lookup(fs::kRootInode, "nope.eml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().to_errno(), ENOENT);
+  auto in_file = filesystem->lookup(ino_of("a.eml"), "x");
+  ASSERT_FALSE(in_file.ok());
+}
+
+TEST_F(FsTest, AttributesAreReadOnlyAndOwnedByTheMountingUser) {
+  maildrop.add("a", make_message("a", "Mon, 2 Jan 2006 15:04:05 -0700", 1));
+  fs::FsOptions o;
+  o.uid = 1234;
+  o.gid = 5678;
+  start_fs(o);
+  auto root = filesystem->getattr(fs::kRootInode).value();
+  EXPECT_TRUE(root.is_dir);
+  EXPECT_EQ(root.permissions, 0555u);
+  auto file = filesystem->getattr(ino_of("a.eml")).value();
+  EXPECT_FALSE(file.is_dir);
+  EXPECT_EQ(file.permissions, 0444u);
+  EXPECT_EQ(file.uid, 1234u);
+  EXPECT_EQ(file.gid, 5678u);
+  auto headers = filesystem->lookup(fs::kRootInode, ".headers").value();
+  EXPECT_EQ(headers.ino, fs::kHeadersInode);
+  EXPECT_TRUE(headers.is_dir);
+}
+
+TEST_F(FsTest, SizeIsListSizeUntilFetchedThenExactAndKernelIsTold) {
+  const std::string content = make_message("a", "Mon, 2 Jan 2006 15:04:05 -0700", 10);
+  maildrop.add("a", content, content.size() + 7);  // a server whose LIST size is off
+  start_fs();
+  const auto ino = ino_of("a.eml");
+  auto before = filesystem->getattr(ino).value();
+  EXPECT_EQ(before.size, content.size() + 7);
+  EXPECT_FALSE(before.size_exact);
+  EXPECT_EQ(before.attr_timeout, 0.0);  // provisional: the kernel must ask again
+  EXPECT_EQ(read_whole(ino).value(), content);
+  auto after = filesystem->getattr(ino).value();
+  EXPECT_EQ(after.size, content.size());
+  EXPECT_TRUE(after.size_exact);
+  EXPECT_TRUE(eventually([&] { return notifier.saw_inode(ino); }));
+}
+
+TEST_F(FsTest, InodeNumbersAreStableAcrossRemountsOfTheSameCache) {
+  maildrop.add("a", "x\r\n");
+  maildrop.add("b", "y\r\n");
+  start_fs();
+  const auto a = ino_of("a.eml");
+  const auto b = ino_of("b.eml");
+  const auto stub_b = ino_of("b.eml", fs::kHeadersInode);
+  EXPECT_NE(a, b);
+  EXPECT_NE(b, stub_b);
+  filesystem->shutdown();
+  filesystem.reset();
+  maildrop.remove("a");
+  start_fs();
+  EXPECT_EQ(ino_of("b.eml"), b);
+  EXPECT_EQ(ino_of("b.eml", fs::kHeadersInode), stub_b);
+}
+
+TEST_F(FsTest, ConcurrentReadersShareOneRetrAndLaterReadsUseTheCache) {
+  const std::string content = make_message("a", "Mon, 2 Jan 2006 15:04:05 -0700", 500);
+  maildrop.add("a", content);
+  start_fs();
+  const auto ino = ino_of("a.eml");
+  maildrop.hold_retrs(true);
+  std::vector<std::future<Result<std::string>>> futures;
+  for (int i = 0; i < 5; ++i) {
+    futures.push_back(std::async(std::launch::async, [&, i] {
+      return read(ino, static_cast<std::uint64_t>(i) * 1000, 1000);
+    }));
+  }
+  ASSERT_TRUE(eventually([&] { return maildrop.retr_calls("a") >= 1; }));
+  maildrop.hold_retrs(false);
+  for (int i = 0; i < 5; ++i) {
+    auto r = futures[static_cast<std::size_t>(i)].get();
+    ASSERT_TRUE(r.ok()) << r.error().describe();
+    EXPECT_EQ(*r, content.substr(static_cast<std::size_t>(i) * 1000, 1000));
+  }
+  EXPECT_EQ(read_whole(ino).value(), content);
+  EXPECT_EQ(maildrop.retr_calls("a"), 1);
+  const auto stats = cache.stats().value();
+  EXPECT_EQ(stats.bodies, 1u);
+}
+
+TEST_F(FsTest, ReadPastEndIsEmptyAndShortOnlyAtTheEnd) {
+  maildrop.add("a", "0123456789");
+  start_fs();
+  const auto ino = ino_of("a.eml");
+  EXPECT_EQ(read(ino, 4, 100).value(), "456789");
+  EXPECT_EQ(read(ino, 10, 100).value(), "");
+  EXPECT_EQ(read(ino, 1000, 100).value(), "");
+}
+
+TEST_F(FsTest, FirstBytesOfALargeMessageComeFromTopWithoutRetr) {
+  const std::string content = make_message("big", "Mon, 2 Jan 2006 15:04:05 -0700", 20000);
+  ASSERT_GT(content.size(), 1000000u);
+  maildrop.add("big", content);
+  fs::FsOptions o;
+  o.prefetch_stubs = false;
+  start_fs(o);
+  const auto ino = ino_of("big.eml");
+  auto head = read(ino, 0, 4096);
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(*head, content.substr(0, 4096));
+  auto more = read(ino, 65536, 65536);
+  ASSERT_TRUE(more.ok());
+  EXPECT_EQ(*more, content.substr(65536, 65536));
+  EXPECT_EQ(maildrop.retr_calls("big"), 0);
+  EXPECT_GE(maildrop.top_calls(), 2);
+  // Reading on past the prefix limit downloads the message once.
+  EXPECT_EQ(read_whole(ino).value(), content);
+  EXPECT_EQ(maildrop.retr_calls("big"), 1);
+}
+
+TEST_F(FsTest, WithoutTopPrefixReadsFallBackToRetr) {
+  const std::string content = make_message("big", "Mon, 2 Jan 2006 15:04:05 -0700", 5000);
+  maildrop.add("big", content);
+  maildrop.set_top_supported(false);
+  fs::FsOptions o;
+  o.prefetch_stubs = false;
+  start_fs(o);
+  const auto ino = ino_of("big.eml");
+  EXPECT_EQ(read(ino, 0, 4096).value(), content.substr(0, 4096));
+  EXPECT_EQ(maildrop.retr_calls("big"), 1);
+  const int tops = maildrop.top_calls();
+  EXPECT_EQ(read(ino, 0, 100).value(), content.substr(0, 100));
+  EXPECT_EQ(maildrop.top_calls(), tops);  // remembered: no TOP again
+}
+
+TEST_F(FsTest, SequentialReadersGetRetrsQueuedAhead) {
+  for (int i = 0; i < 40; ++i) {
+    maildrop.add("m" + std::to_string(100 + i), make_message("m" + std::to_string(i), "1 Jan 2020 00:00 +0000", 5));
+  }
+  fs::FsOptions o;
+  o.prefetch_messages = 8;
+  o.prefetch_stubs = false;
+  start_fs(o);
+  ASSERT_TRUE(read_whole(ino_of("m100.eml")).ok());
+  ASSERT_TRUE(read_whole(ino_of("m101.eml")).ok());
+  // Reading a second file in a row asks for the next 8 without waiting for their readers.
+  EXPECT_TRUE(eventually([&] { return maildrop.retr_calls("m109") == 1; }));
+  EXPECT_EQ(maildrop.retr_calls("m110"), 0);
+  EXPECT_EQ(maildrop.retr_calls("m120"), 0);
+  // And those reads are then served without another RETR.
+  ASSERT_TRUE(eventually([&] { return cache.stats().value().bodies >= 10; }));
+  for (int i = 102; i < 110; ++i) ASSERT_TRUE(read_whole(ino_of("m" + std::to_string(i) + ".eml")).ok());
+  for (int i = 102; i < 110; ++i) EXPECT_EQ(maildrop.retr_calls("m" + std::to_string(i)), 1);
+}
+
+TEST_F(FsTest, ASingleReadDoesNotPrefetch) {
+  for (int i = 0; i < 5; ++i) maildrop.add("m" + std::to_string(i), "x\r\n");
+  fs::FsOptions o;
+  o.prefetch_stubs = false;
+  start_fs(o);
+  ASSERT_TRUE(read_whole(ino_of("m2.eml")).ok());
+  // Give any stray prefetch a chance to show (bounded wait for a condition that must not hold).
+  EXPECT_FALSE(eventually([&] { return maildrop.retr_calls() > 1; }, std::chrono::milliseconds(200)));
+}
+
+TEST_F(FsTest, CutRetrIsDiscardedAndRetriedOnce) {
+  const std::string content = make_message("a", "1 Jan 2020 00:00 +0000", 300);
+  maildrop.add("a", content);
+  start_fs();
+  maildrop.fail_next_retrs(1, true);
+  EXPECT_EQ(read_whole(ino_of("a.eml")).value(), content);
+  EXPECT_EQ(maildrop.retr_calls("a"), 2);
+}
+
+TEST_F(FsTest, RepeatedlyCutRetrFailsWithEIOAndStoresNothing) {
+  maildrop.add("a", make_message("a", "1 Jan 2020 00:00 +0000", 300));
+  start_fs();
+  maildrop.fail_next_retrs(2, true);
+  auto r = read(ino_of("a.eml"), 0, 4096);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().to_errno(), EIO);
+  EXPECT_EQ(cache.stats().value().bodies, 0u);
+  EXPECT_FALSE(filesystem->getattr(ino_of("a.eml")).value().size_exact);
+}
+
+TEST_F(FsTest, OpenForWritingIsEROFS) {
+  maildrop.add("a", "x\r\n");
+  start_fs();
+  const auto ino = ino_of("a.eml");
+  for (int flags : {O_WRONLY, O_RDWR, O_RDONLY | O_TRUNC}) {
+    auto r = filesystem->open(ino, flags);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().to_errno(), EROFS);
+  }
+  EXPECT_TRUE(filesystem->open(ino, O_RDONLY).ok());
+}
+
+TEST_F(FsTest, HeaderStubsComeFromTopAndGiveMtimeFromDate) {
+  const std::string content = make_message("a", "Mon, 2 Jan 2006 15:04:05 -0700", 50);
+  maildrop.add("a", content);
+  start_fs();
+  const auto stub_ino = ino_of("a.eml", fs::kHeadersInode);
+  const std::string expected = content.substr(0, content.find("\r\n\r\n") + 4);
+  EXPECT_EQ(read_whole(stub_ino).value(), expected);
+  EXPECT_EQ(maildrop.retr_calls(), 0);
+  // 2006-01-02 22:04:05 UTC
+  EXPECT_TRUE(eventually([&] { return filesystem->getattr(ino_of("a.eml")).value().mtime == 1136239445; }));
+  auto stub_attr = filesystem->getattr(stub_ino).value();
+  EXPECT_EQ(stub_attr.size, expected.size());
+  EXPECT_TRUE(stub_attr.size_exact);
+}
+
+TEST_F(FsTest, StubsArePrefetchedAfterAListingAndMtimeFallsBackToFirstSeen) {
+  maildrop.add("a", make_message("a", "Tue, 3 Jan 2006 00:00:00 +0000", 1));
+  maildrop.add("b", "Subject: no date\r\n\r\nbody\r\n");
+  const auto before = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  start_fs();
+  EXPECT_TRUE(eventually([&] { return cache.stats().value().stubs == 2; }));
+  EXPECT_EQ(maildrop.top_calls(), 2);
+  EXPECT_EQ(filesystem->getattr(ino_of("a.eml")).value().mtime, 1136246400);
+  EXPECT_GE(filesystem->getattr(ino_of("b.eml")).value().mtime, before);
+}
+
+TEST_F(FsTest, ExtendedAttributesComeFromTheStub) {
+  maildrop.add("u1", make_message("hello", "Tue, 3 Jan 2006 00:00:00 +0000", 1,
+                                  "X-Folded: a\r\n b\r\n"));
+  start_fs();
+  const auto ino = ino_of("u1.eml");
+  auto get = [&](const std::string& name) {
+    std::promise<Result<std::optional<std::string>>> p;
+    filesystem->getxattr(ino, name, [&](Result<std::optional<std::string>> r) { p.set_value(std::move(r)); });
+    auto f = p.get_future();
+    EXPECT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    return f.get();
+  };
+  EXPECT_EQ(get("user.pop3.uidl").value(), std::optional<std::string>("u1"));
+  EXPECT_EQ(get("user.mail.subject").value(), std::optional<std::string>("hello"));
+  EXPECT_EQ(get("user.mail.from").value(), std::optional<std::string>("Alice Example <alice@example.org>"));
+  EXPECT_EQ(get("user.mail.date").value(), std::optional<std::string>("Tue, 3 Jan 2006 00:00:00 +0000"));
+  EXPECT_EQ(get("user.mail.message_id").value(), std::optional<std::string>("<hello@example.org>"));
+  EXPECT_EQ(get("user.other").value(), std::nullopt);
+  std::promise<Result<std::vector<std::string>>> p;
+  filesystem->listxattr(ino, [&](Result<std::vector<std::string>> r) { p.set_value(std::move(r)); });
+  auto names = p.get_future().get().value();
+  EXPECT_THAT(names, ElementsAre("user.pop3.uidl", "user.mail.from", "user.mail.subject", "user.mail.date",
+                                 "user.mail.message_id"));
+  EXPECT_EQ(maildrop.retr_calls(), 0);
+}
+
+TEST_F(FsTest, LfOptionPresentsUnixLineEndingsWithTheMatchingSize) {
+  maildrop.add("a", "Subject: x\r\n\r\none\r\ntwo\r\n");
+  fs::FsOptions o;
+  o.lf = true;
+  start_fs(o);
+  const auto ino = ino_of("a.eml");
+  EXPECT_EQ(read_whole(ino).value(), "Subject: x\n\none\ntwo\n");
+  EXPECT_EQ(filesystem->getattr(ino).value().size, 20u);
+  EXPECT_TRUE(filesystem->getattr(ino).value().size_exact);
+}
+
+TEST_F(FsTest, SyncDownloadsEveryUncachedMessage) {
+  for (int i = 0; i < 30; ++i) maildrop.add("m" + std::to_string(i), make_message("s", "1 Jan 2020 00:00 +0000", 3));
+  start_fs();
+  ASSERT_TRUE(read_whole(ino_of("m3.eml")).ok());
+  std::promise<Result<void>> done;
+  std::atomic<int> progress_calls{0};
+  fs::SyncProgress last;
+  std::mutex mu;
+  filesystem->sync(
+      [&](fs::SyncProgress p) {
+        std::lock_guard lock(mu);
+        last = p;
+        ++progress_calls;
+      },
+      [&](Result<void> r) { done.set_value(std::move(r)); });
+  auto f = done.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(f.get().ok());
+  EXPECT_EQ(cache.stats().value().bodies, 30u);
+  EXPECT_EQ(maildrop.retr_calls(), 30);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(last.total_messages, 29u);
+  EXPECT_EQ(last.done_messages, 29u);
+  EXPECT_EQ(progress_calls.load(), 29);
+}
+
+}  // namespace
+}  // namespace popfs::test

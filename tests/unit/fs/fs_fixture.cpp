@@ -1,0 +1,88 @@
+#include "fs_fixture.hpp"
+
+namespace popfs::test {
+
+std::string make_message(const std::string& subject, const std::string& date, std::size_t body_lines,
+                         const std::string& extra_headers) {
+  std::string m = "From: Alice Example <alice@example.org>\r\n"
+                  "To: bob@example.org\r\n"
+                  "Subject: " + subject + "\r\n"
+                  "Date: " + date + "\r\n"
+                  "Message-ID: <" + subject + "@example.org>\r\n" + extra_headers + "\r\n";
+  for (std::size_t i = 0; i < body_lines; ++i) {
+    m += "Line " + std::to_string(i) + " of the body of " + subject + ", padded to look like text.\r\n";
+  }
+  return m;
+}
+
+void FsTest::TearDown() {
+  if (filesystem) filesystem->shutdown();
+  filesystem.reset();
+}
+
+fs::Filesystem& FsTest::make_fs(fs::FsOptions options) {
+  filesystem = std::make_unique<fs::Filesystem>(maildrop, cache, options);
+  filesystem->set_kernel_notifier(&notifier);
+  return *filesystem;
+}
+
+fs::Filesystem& FsTest::start_fs(fs::FsOptions options) {
+  auto& f = make_fs(options);
+  const int lists_before = maildrop.list_calls();
+  EXPECT_TRUE(f.start().ok());
+  EXPECT_TRUE(eventually([&] { return maildrop.list_calls() > lists_before && f.status().last_refresh; }))
+      << "the first listing never arrived";
+  return f;
+}
+
+void FsTest::refresh_now() {
+  std::promise<Result<void>> done;
+  filesystem->refresh([&](Result<void> r) { done.set_value(std::move(r)); });
+  auto future = done.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  (void)future.get();
+}
+
+namespace {
+std::vector<std::string> names_in(fs::Filesystem& f, std::uint64_t dir) {
+  std::vector<std::string> out;
+  auto entries = f.read_directory(dir);
+  EXPECT_TRUE(entries.ok());
+  if (!entries) return out;
+  for (const auto& e : *entries) {
+    if (e.name != "." && e.name != ".." && e.name != ".headers") out.push_back(e.name);
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<std::string> FsTest::root_names() { return names_in(*filesystem, fs::kRootInode); }
+std::vector<std::string> FsTest::header_names() { return names_in(*filesystem, fs::kHeadersInode); }
+
+std::uint64_t FsTest::ino_of(const std::string& name, std::uint64_t parent) {
+  auto attr = filesystem->lookup(parent, name);
+  EXPECT_TRUE(attr.ok()) << name;
+  return attr ? attr->ino : 0;
+}
+
+Result<std::string> FsTest::read(std::uint64_t ino, std::uint64_t offset, std::size_t size) {
+  auto promise = std::make_shared<std::promise<Result<std::string>>>();
+  auto future = promise->get_future();
+  filesystem->read(ino, offset, size, [promise](Result<std::string> r) { promise->set_value(std::move(r)); });
+  if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    return Error(Errc::timeout, "test: read did not complete within 10 s");
+  }
+  return future.get();
+}
+
+Result<std::string> FsTest::read_whole(std::uint64_t ino) {
+  std::string out;
+  for (;;) {
+    auto chunk = read(ino, out.size(), 65536);
+    if (!chunk) return chunk.error();
+    if (chunk->empty()) return out;
+    out += *chunk;
+  }
+}
+
+}  // namespace popfs::test

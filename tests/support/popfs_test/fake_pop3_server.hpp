@@ -63,18 +63,21 @@ struct FakePop3Options {
   FakeAuthResult auth_result = FakeAuthResult::ok;
   bool send_bare_lf = false;  // send message content with LF endings (a broken server)
 
+  // Faults below (drop, stall, raw responses, auth_result) apply to the next N sessions
+  // only, then the server behaves; unset: to every session. Lets a test check a retry.
+  std::optional<std::size_t> fault_sessions{};
+  // A "command" below is a whole line ("RETR 2", exact) or a verb ("RETR", any case).
   // Close the connection (no QUIT processing) after this many bytes of output (plaintext
-  // bytes, before TLS). Counted
-  // from the start of the session, or, with drop_on_command (e.g. "RETR"), from the start
-  // of the first response to that command, so the cut can fall mid-message.
+  // bytes, before TLS). Counted from the start of the session, or, with drop_on_command,
+  // from the start of the first response to that command, so the cut can fall mid-message.
   std::optional<std::size_t> drop_after_bytes{};
   std::string drop_on_command{};
   // Stop answering (keep reading, never reply again) before / after answering the first
-  // command with this verb; "GREETING" in stall_before means no greeting at all.
+  // such command; "GREETING" in stall_before means no greeting at all.
   std::string stall_before{};
   std::string stall_after{};
-  // Exact bytes to send instead of the normal response. Key: a whole command line
-  // ("RETR 2") or a verb ("RETR"); the whole line wins.
+  // Exact bytes to send instead of the normal response. Key: a command as above; the
+  // whole line wins over the verb.
   std::map<std::string, std::string> raw_responses{};
 };
 

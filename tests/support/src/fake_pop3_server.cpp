@@ -149,6 +149,16 @@ class Session {
       : state_(state), number_(number), stream_(fd) {
     std::lock_guard lock(state_.mutex);
     options_ = state_.options;
+    auto& left = state_.options.fault_sessions;
+    if (left && *left > 0) {
+      --*left;
+    } else if (left) {
+      options_.drop_after_bytes.reset();
+      options_.stall_before.clear();
+      options_.stall_after.clear();
+      options_.raw_responses.clear();
+      options_.auth_result = FakeAuthResult::ok;
+    }
   }
 
   void run() {
@@ -176,10 +186,8 @@ class Session {
   bool handle(const std::string& line) {
     const auto words = split_words(line);
     const std::string verb = words.empty() ? std::string() : upper(words[0]);
-    if (!options_.drop_on_command.empty() && !budget_ && verb == upper(options_.drop_on_command)) {
-      budget_ = options_.drop_after_bytes;
-    }
-    if (!options_.stall_before.empty() && verb == upper(options_.stall_before)) return stall(), false;
+    if (!budget_ && matches(options_.drop_on_command, line, verb)) budget_ = options_.drop_after_bytes;
+    if (matches(options_.stall_before, line, verb)) return stall(), false;
     bool keep_going = true;
     if (const auto raw = raw_response(line, verb)) {
       keep_going = send(*raw) && verb != "QUIT";
@@ -188,10 +196,15 @@ class Session {
     } else {
       keep_going = dispatch(verb, words, line);
     }
-    if (keep_going && !options_.stall_after.empty() && verb == upper(options_.stall_after)) {
+    if (keep_going && matches(options_.stall_after, line, verb)) {
       return stall(), false;
     }
     return keep_going;
+  }
+
+  // A knob naming a command: the exact line, or its verb in any case.
+  static bool matches(const std::string& spec, const std::string& line, const std::string& verb) {
+    return !spec.empty() && (spec == line || upper(spec) == verb);
   }
 
   std::optional<std::string> raw_response(const std::string& line, const std::string& verb) const {

@@ -1,6 +1,8 @@
 // popfs-demo-server: a private Dovecot POP3 server with a sample mailbox, for scripts/demo.
-// Writes DIR/server.env (shell variables: port, CA file, user, password file) once the server
-// accepts connections, then runs until SIGINT/SIGTERM and stops Dovecot.
+// Writes DIR/server.env (shell variables: port, CA file, user, password file, and the
+// mailbox's message count and total RETR/LIST bytes) once the server accepts connections,
+// then runs until SIGINT/SIGTERM and stops Dovecot.
+// --benchmark serves the benchmark mailbox (2,000 messages, ~22 MB) for scripts/bench-fs.
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -11,6 +13,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 #include "popfs_test/corpus.hpp"
 #include "popfs_test/dovecot.hpp"
@@ -25,7 +28,11 @@ int main(int argc, char** argv) {
   app.add_option("--dir", dir, "Where to write server.env and the password file")->required();
   app.add_option("--count", corpus.count, "Messages in the sample mailbox");
   app.add_option("--seed", corpus.seed, "Corpus seed");
+  bool benchmark = false;
+  app.add_flag("--benchmark", benchmark,
+               "Serve the benchmark mailbox (2,000 messages, ~22 MB); overrides --count/--seed");
   CLI11_PARSE(app, argc, argv);
+  if (benchmark) corpus = popfs::test::CorpusOptions::benchmark();
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -34,7 +41,13 @@ int main(int argc, char** argv) {
   sigprocmask(SIG_BLOCK, &signals, nullptr);
 
   try {
-    popfs::test::Dovecot dovecot({.corpus = popfs::test::generate_corpus(corpus),
+    popfs::test::Corpus messages = popfs::test::generate_corpus(corpus);
+    // What a client must receive: RETR (and Dovecot's LIST) sizes are the CRLF sizes.
+    std::size_t wire_bytes = 0;
+    for (const auto& message : messages.messages)
+      wire_bytes += popfs::test::to_crlf(message.content).size();
+    const std::size_t message_count = messages.messages.size();
+    popfs::test::Dovecot dovecot({.corpus = std::move(messages),
                                   .extra_config = {},
                                   .disable_plaintext_auth = true,
                                   .user = "alice",
@@ -55,7 +68,10 @@ int main(int argc, char** argv) {
           << "CA_FILE=" << dovecot.ca_file() << '\n'
           << "MAIL_USER=" << dovecot.user() << '\n'
           << "PASSWORD_FILE=" << password_file << '\n'
-          << "MAILDIR=" << dovecot.maildir().string() << '\n';
+          << "MAILDIR=" << dovecot.maildir().string() << '\n'
+          << "DOVECOT_LOG=" << (dovecot.directory() / "dovecot.log").string() << '\n'
+          << "MESSAGE_COUNT=" << message_count << '\n'
+          << "WIRE_BYTES=" << wire_bytes << '\n';
     }
     std::filesystem::rename(env_file + ".tmp", env_file);  // readers never see half a file
     std::printf("popfs-demo-server: Dovecot on 127.0.0.1:%u (pop3s) with %zu messages\n",

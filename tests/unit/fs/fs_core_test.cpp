@@ -98,6 +98,7 @@ TEST_F(FsTest, InodeNumbersAreStableAcrossRemountsOfTheSameCache) {
   EXPECT_NE(b, stub_b);
   filesystem->shutdown();
   filesystem.reset();
+  reopen_cache();
   maildrop.remove("a");
   start_fs();
   EXPECT_EQ(ino_of("b.eml"), b);
@@ -125,7 +126,7 @@ TEST_F(FsTest, ConcurrentReadersShareOneRetrAndLaterReadsUseTheCache) {
   }
   EXPECT_EQ(read_whole(ino).value(), content);
   EXPECT_EQ(maildrop.retr_calls("a"), 1);
-  const auto stats = cache.stats().value();
+  const auto stats = cache().stats().value();
   EXPECT_EQ(stats.bodies, 1u);
 }
 
@@ -189,7 +190,7 @@ TEST_F(FsTest, SequentialReadersGetRetrsQueuedAhead) {
   EXPECT_EQ(maildrop.retr_calls("m110"), 0);
   EXPECT_EQ(maildrop.retr_calls("m120"), 0);
   // And those reads are then served without another RETR.
-  ASSERT_TRUE(eventually([&] { return cache.stats().value().bodies >= 10; }));
+  ASSERT_TRUE(eventually([&] { return cache().stats().value().bodies >= 10; }));
   for (int i = 102; i < 110; ++i) ASSERT_TRUE(read_whole(ino_of("m" + std::to_string(i) + ".eml")).ok());
   for (int i = 102; i < 110; ++i) EXPECT_EQ(maildrop.retr_calls("m" + std::to_string(i)), 1);
 }
@@ -220,7 +221,7 @@ TEST_F(FsTest, RepeatedlyCutRetrFailsWithEIOAndStoresNothing) {
   auto r = read(ino_of("a.eml"), 0, 4096);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().to_errno(), EIO);
-  EXPECT_EQ(cache.stats().value().bodies, 0u);
+  EXPECT_EQ(cache().stats().value().bodies, 0u);
   EXPECT_FALSE(filesystem->getattr(ino_of("a.eml")).value().size_exact);
 }
 
@@ -257,7 +258,7 @@ TEST_F(FsTest, StubsArePrefetchedAfterAListingAndMtimeFallsBackToFirstSeen) {
   const auto before = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch()).count();
   start_fs();
-  EXPECT_TRUE(eventually([&] { return cache.stats().value().stubs == 2; }));
+  EXPECT_TRUE(eventually([&] { return cache().stats().value().stubs == 2; }));
   EXPECT_EQ(maildrop.top_calls(), 2);
   EXPECT_EQ(filesystem->getattr(ino_of("a.eml")).value().mtime, 1136246400);
   EXPECT_GE(filesystem->getattr(ino_of("b.eml")).value().mtime, before);
@@ -318,7 +319,7 @@ TEST_F(FsTest, SyncDownloadsEveryUncachedMessage) {
   auto f = done.get_future();
   ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   EXPECT_TRUE(f.get().ok());
-  EXPECT_EQ(cache.stats().value().bodies, 30u);
+  EXPECT_EQ(cache().stats().value().bodies, 30u);
   EXPECT_EQ(maildrop.retr_calls(), 30);
   std::lock_guard lock(mu);
   EXPECT_EQ(last.total_messages, 29u);

@@ -15,13 +15,28 @@ std::string make_message(const std::string& subject, const std::string& date, st
   return m;
 }
 
+namespace {
+std::unique_ptr<store::Cache> open_cache(const std::filesystem::path& dir) {
+  auto cache = store::Cache::open({dir / "cache", 2ULL << 30});
+  if (!cache) throw std::runtime_error("cannot open the test cache: " + cache.error().describe());
+  return std::move(cache).value();
+}
+}  // namespace
+
+FsTest::FsTest() : cache_(open_cache(cache_dir.path())) {}
+
+void FsTest::reopen_cache() {
+  cache_.reset();
+  cache_ = open_cache(cache_dir.path());
+}
+
 void FsTest::TearDown() {
   if (filesystem) filesystem->shutdown();
   filesystem.reset();
 }
 
 fs::Filesystem& FsTest::make_fs(fs::FsOptions options) {
-  filesystem = std::make_unique<fs::Filesystem>(maildrop, cache, options);
+  filesystem = std::make_unique<fs::Filesystem>(maildrop, *cache_, options);
   filesystem->set_kernel_notifier(&notifier);
   return *filesystem;
 }

@@ -14,7 +14,8 @@
 #include <vector>
 
 #include "fake_maildrop.hpp"
-#include "memory_cache.hpp"
+#include "popfs/store/cache.hpp"
+#include "popfs_test/temp_dir.hpp"
 #include "popfs/fs/filesystem.hpp"
 
 namespace popfs::test {
@@ -59,7 +60,12 @@ std::string make_message(const std::string& subject, const std::string& date, st
 
 class FsTest : public ::testing::Test {
  protected:
+  FsTest();
   void TearDown() override;
+  // The real LMDB cache in a temporary directory; reopen_cache() closes and opens it again
+  // (as a remount does). Only while no Filesystem is alive.
+  store::Cache& cache() { return *cache_; }
+  void reopen_cache();
 
   // Creates the Filesystem (not started) with these options; poll defaults to 0 (off).
   fs::Filesystem& make_fs(fs::FsOptions options = {});
@@ -74,7 +80,8 @@ class FsTest : public ::testing::Test {
   Result<std::string> read_whole(std::uint64_t ino);
 
   FakeMaildrop maildrop;
-  MemoryCache cache;
+  TempDir cache_dir{"popfs-fs-test-"};
+  std::unique_ptr<store::Cache> cache_;
   RecordingNotifier notifier;
   std::unique_ptr<fs::Filesystem> filesystem;
 };

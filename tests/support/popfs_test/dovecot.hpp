@@ -47,11 +47,12 @@ struct DovecotOptions {
 struct SessionCounts {
   std::size_t top = 0;     // TOP commands
   std::size_t retr = 0;    // RETR commands
-  std::size_t dele = 0;    // messages deleted (marked with DELE and expunged at QUIT)
+  std::size_t dele = 0;    // messages expunged at QUIT (0 if the connection dropped)
   std::size_t messages = 0;  // messages in the maildrop at login
   bool quit = false;       // "Logged out" (QUIT) rather than a dropped connection
 };
 
+// Not thread-safe: use one instance from the test's thread.
 class Dovecot {
  public:
   explicit Dovecot(DovecotOptions options = {});

@@ -1,0 +1,479 @@
+// The FUSE adapter: one ops table of thin handlers. Each copies its arguments, calls the
+// filesystem core and replies exactly once, possibly later from a core thread; none waits
+// for the network. Kernel cache invalidations go through a queue and a thread of their own
+// (libfuse: never notify about an inode from inside a handler of an operation on it).
+
+#define FUSE_USE_VERSION 34
+#include <fuse3/fuse_lowlevel.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <variant>
+
+#include "popfs/fuse/session.hpp"
+
+extern char** environ;
+
+namespace popfs::fuse {
+namespace {
+
+fs::Filesystem& core(fuse_req_t req) { return *static_cast<fs::Filesystem*>(fuse_req_userdata(req)); }
+
+struct stat to_stat(const fs::Attr& a) {
+  struct stat st;
+  std::memset(&st, 0, sizeof st);
+  st.st_ino = a.ino;
+  st.st_mode = (a.is_dir ? S_IFDIR : S_IFREG) | a.permissions;
+  st.st_nlink = a.nlink;
+  st.st_uid = a.uid;
+  st.st_gid = a.gid;
+  st.st_size = static_cast<off_t>(a.size);
+  st.st_blksize = 4096;
+  st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
+  st.st_mtim.tv_sec = a.mtime;
+  st.st_ctim.tv_sec = a.mtime;
+  st.st_atim.tv_sec = a.mtime;
+  return st;
+}
+
+fuse_entry_param to_entry(const fs::Attr& a) {
+  fuse_entry_param e;
+  std::memset(&e, 0, sizeof e);
+  e.ino = a.ino;
+  e.attr = to_stat(a);
+  e.attr_timeout = a.attr_timeout;
+  e.entry_timeout = a.entry_timeout;
+  return e;
+}
+
+void reply_error(fuse_req_t req, const Error& e) { fuse_reply_err(req, e.to_errno()); }
+
+// ---- names and attributes ----
+
+void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  auto attr = core(req).lookup(parent, name);
+  if (!attr) return reply_error(req, attr.error());
+  const fuse_entry_param e = to_entry(*attr);
+  if (fuse_reply_entry(req, &e) != 0) core(req).forget(attr->ino, 1);  // the kernel never got it
+}
+
+void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  core(req).forget(ino, nlookup);
+  fuse_reply_none(req);
+}
+
+void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+  for (size_t i = 0; i < count; ++i) core(req).forget(forgets[i].ino, forgets[i].nlookup);
+  fuse_reply_none(req);
+}
+
+void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  auto attr = core(req).getattr(ino);
+  if (!attr) return reply_error(req, attr.error());
+  const struct stat st = to_stat(*attr);
+  fuse_reply_attr(req, &st, attr->attr_timeout);
+}
+
+void op_access(fuse_req_t req, fuse_ino_t ino, int mask) {
+  auto attr = core(req).getattr(ino);
+  if (!attr) return reply_error(req, attr.error());
+  fuse_reply_err(req, (mask & W_OK) != 0 ? EROFS : 0);
+}
+
+// ---- directories: a snapshot per opendir, so offsets stay valid while mail arrives ----
+
+using Snapshot = std::vector<fs::DirEntry>;
+
+void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto entries = core(req).read_directory(ino);
+  if (!entries) return reply_error(req, entries.error());
+  auto* snapshot = new Snapshot(std::move(*entries));
+  fi->fh = reinterpret_cast<std::uint64_t>(snapshot);
+  if (fuse_reply_open(req, fi) != 0) delete snapshot;
+}
+
+void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  delete reinterpret_cast<Snapshot*>(fi->fh);
+  fuse_reply_err(req, 0);
+}
+
+void read_directory(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi, bool plus) {
+  const auto& entries = *reinterpret_cast<Snapshot*>(fi->fh);
+  std::vector<char> buffer(size);
+  size_t used = 0;
+  for (auto i = static_cast<size_t>(offset); i < entries.size(); ++i) {
+    const fs::DirEntry& entry = entries[i];
+    const auto next = static_cast<off_t>(i + 1);
+    size_t needed = 0;
+    if (!plus) {
+      struct stat st;
+      std::memset(&st, 0, sizeof st);
+      st.st_ino = entry.ino;
+      st.st_mode = entry.is_dir ? S_IFDIR : S_IFREG;
+      needed = fuse_add_direntry(req, buffer.data() + used, size - used, entry.name.c_str(), &st, next);
+      if (needed > size - used) break;
+      used += needed;
+      continue;
+    }
+    const bool dot = entry.name == "." || entry.name == "..";
+    fuse_entry_param e;
+    std::memset(&e, 0, sizeof e);
+    if (dot) {
+      // The kernel takes no reference for "." and "..": ino 0 in the entry.
+      e.attr.st_ino = entry.ino;
+      e.attr.st_mode = S_IFDIR;
+    } else {
+      auto attr = core(req).getattr(entry.ino);
+      if (!attr) continue;  // vanished since opendir
+      e = to_entry(*attr);
+    }
+    needed = fuse_add_direntry_plus(req, buffer.data() + used, size - used, entry.name.c_str(), &e, next);
+    if (needed > size - used) break;
+    used += needed;
+    if (!dot) core(req).add_lookup(entry.ino);  // the kernel now holds a reference
+  }
+  fuse_reply_buf(req, buffer.data(), used);
+}
+
+void op_readdir(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
+  read_directory(req, size, offset, fi, false);
+}
+
+void op_readdirplus(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
+  read_directory(req, size, offset, fi, true);
+}
+
+// ---- files ----
+
+void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto info = core(req).open(ino, fi->flags);
+  if (!info) return reply_error(req, info.error());
+  fi->direct_io = info->direct_io ? 1 : 0;
+  fi->keep_cache = info->keep_cache ? 1 : 0;
+  fuse_reply_open(req, fi);
+}
+
+void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
+  core(req).read(ino, static_cast<std::uint64_t>(offset), size, [req](Result<std::string> data) {
+    if (!data) return reply_error(req, data.error());
+    fuse_reply_buf(req, data->data(), data->size());
+  });
+}
+
+void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
+
+void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  // Without default_permissions the kernel does not check: only the owner (or root) deletes.
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  auto root = core(req).getattr(fs::kRootInode);
+  if (root && ctx->uid != 0 && ctx->uid != root->uid) {
+    fuse_reply_err(req, EACCES);
+    return;
+  }
+  auto result = core(req).unlink(parent, name);
+  fuse_reply_err(req, result ? 0 : result.error().to_errno());
+}
+
+// ---- extended attributes ----
+
+void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  core(req).getxattr(ino, name, [req, size](Result<std::optional<std::string>> value) {
+    if (!value) return reply_error(req, value.error());
+    if (!*value) return static_cast<void>(fuse_reply_err(req, ENODATA));
+    const std::string& v = **value;
+    if (size == 0) return static_cast<void>(fuse_reply_xattr(req, v.size()));
+    if (v.size() > size) return static_cast<void>(fuse_reply_err(req, ERANGE));
+    fuse_reply_buf(req, v.data(), v.size());
+  });
+}
+
+void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  core(req).listxattr(ino, [req, size](Result<std::vector<std::string>> names) {
+    if (!names) return reply_error(req, names.error());
+    std::string list;
+    for (const auto& n : *names) {
+      list += n;
+      list += '\0';
+    }
+    if (size == 0) return static_cast<void>(fuse_reply_xattr(req, list.size()));
+    if (list.size() > size) return static_cast<void>(fuse_reply_err(req, ERANGE));
+    fuse_reply_buf(req, list.data(), list.size());
+  });
+}
+
+// ---- everything that would change something: EROFS, and nothing changes ----
+
+void op_setattr(fuse_req_t req, fuse_ino_t, struct stat*, int, fuse_file_info*) { fuse_reply_err(req, EROFS); }
+void op_mknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) { fuse_reply_err(req, EROFS); }
+void op_mkdir(fuse_req_t req, fuse_ino_t, const char*, mode_t) { fuse_reply_err(req, EROFS); }
+void op_rmdir(fuse_req_t req, fuse_ino_t, const char*) { fuse_reply_err(req, EROFS); }
+void op_symlink(fuse_req_t req, const char*, fuse_ino_t, const char*) { fuse_reply_err(req, EROFS); }
+void op_rename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*, unsigned int) {
+  fuse_reply_err(req, EROFS);
+}
+void op_link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { fuse_reply_err(req, EROFS); }
+void op_write(fuse_req_t req, fuse_ino_t, const char*, size_t, off_t, fuse_file_info*) { fuse_reply_err(req, EROFS); }
+void op_create(fuse_req_t req, fuse_ino_t, const char*, mode_t, fuse_file_info*) { fuse_reply_err(req, EROFS); }
+void op_setxattr(fuse_req_t req, fuse_ino_t, const char*, const char*, size_t, int) { fuse_reply_err(req, EROFS); }
+void op_removexattr(fuse_req_t req, fuse_ino_t, const char*) { fuse_reply_err(req, EROFS); }
+void op_fallocate(fuse_req_t req, fuse_ino_t, int, off_t, off_t, fuse_file_info*) { fuse_reply_err(req, EROFS); }
+
+void op_statfs(fuse_req_t req, fuse_ino_t) {
+  const fs::Status status = core(req).status();
+  struct statvfs st;
+  std::memset(&st, 0, sizeof st);
+  st.f_bsize = 4096;
+  st.f_frsize = 4096;
+  st.f_blocks = (status.cached_bytes + 4095) / 4096;
+  st.f_files = status.messages + 2;
+  st.f_namemax = 255;
+  st.f_flag = ST_NOSUID | ST_NODEV;
+  fuse_reply_statfs(req, &st);
+}
+
+void op_init(void*, fuse_conn_info* conn) {
+  // Readers of one file run in parallel; the page cache serves repeated reads.
+  if ((conn->capable & FUSE_CAP_ASYNC_READ) != 0) conn->want |= FUSE_CAP_ASYNC_READ;
+  conn->want &= ~static_cast<unsigned>(FUSE_CAP_WRITEBACK_CACHE);
+}
+
+fuse_lowlevel_ops make_ops() {
+  fuse_lowlevel_ops ops;
+  std::memset(&ops, 0, sizeof ops);
+  ops.init = op_init;
+  ops.lookup = op_lookup;
+  ops.forget = op_forget;
+  ops.forget_multi = op_forget_multi;
+  ops.getattr = op_getattr;
+  ops.setattr = op_setattr;
+  ops.access = op_access;
+  ops.mknod = op_mknod;
+  ops.mkdir = op_mkdir;
+  ops.unlink = op_unlink;
+  ops.rmdir = op_rmdir;
+  ops.symlink = op_symlink;
+  ops.rename = op_rename;
+  ops.link = op_link;
+  ops.open = op_open;
+  ops.read = op_read;
+  ops.write = op_write;
+  ops.release = op_release;
+  ops.opendir = op_opendir;
+  ops.readdir = op_readdir;
+  ops.readdirplus = op_readdirplus;
+  ops.releasedir = op_releasedir;
+  ops.statfs = op_statfs;
+  ops.setxattr = op_setxattr;
+  ops.getxattr = op_getxattr;
+  ops.listxattr = op_listxattr;
+  ops.removexattr = op_removexattr;
+  ops.create = op_create;
+  ops.fallocate = op_fallocate;
+  return ops;
+}
+
+const fuse_lowlevel_ops kOps = make_ops();
+
+// Queue + thread for kernel notifications.
+class Notifier final : public fs::KernelNotifier {
+ public:
+  explicit Notifier(fuse_session* se) : se_(se), thread_([this] { run(); }) {}
+  ~Notifier() override { stop(); }
+
+  void inode_changed(std::uint64_t ino) override { push(Item{ino, {}}); }
+  void entry_changed(std::uint64_t parent, std::string name) override { push(Item{parent, std::move(name)}); }
+
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  struct Item {
+    std::uint64_t ino;
+    std::optional<std::string> name;  // set: an entry in directory `ino`
+  };
+  void push(Item item) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      items_.push_back(std::move(item));
+    }
+    cv_.notify_all();
+  }
+  void run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stopping_ || !items_.empty(); });
+      if (stopping_) return;  // the session is going away: nothing left to invalidate
+      Item item = std::move(items_.front());
+      items_.pop_front();
+      lock.unlock();
+      // Errors (ENOENT: the kernel does not know the inode) mean there is nothing to drop.
+      if (item.name) {
+        fuse_lowlevel_notify_inval_entry(se_, item.ino, item.name->c_str(), item.name->size());
+      } else {
+        fuse_lowlevel_notify_inval_inode(se_, item.ino, -1, 0);  // attributes only
+      }
+      lock.lock();
+    }
+  }
+
+  fuse_session* se_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> items_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+std::string escape_option(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == ',' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Session::Impl {
+  fs::Filesystem& filesystem;
+  MountConfig config;
+  fuse_session* se = nullptr;
+  std::unique_ptr<Notifier> notifier;
+  std::atomic<bool> mounted{false};
+  std::atomic<bool> stop_requested{false};
+  std::mutex unmount_mu;
+
+  Impl(fs::Filesystem& f, MountConfig c) : filesystem(f), config(std::move(c)) {}
+
+  void unmount() {
+    std::lock_guard lock(unmount_mu);
+    if (!mounted.exchange(false)) return;
+    if (notifier) {
+      filesystem.set_kernel_notifier(nullptr);
+      notifier->stop();
+    }
+    fuse_session_unmount(se);
+  }
+};
+
+namespace {
+
+Result<void> check_mountpoint(const std::string& mountpoint) {
+  struct stat st;
+  if (::stat(mountpoint.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOTCONN) {
+      return Error(Errc::io, "mountpoint " + mountpoint +
+                                 " is a dead FUSE mount (a popfs that crashed?); run: fusermount3 -u " +
+                                 mountpoint);
+    }
+    if (err == ENOENT) return Error(Errc::not_found, "mountpoint " + mountpoint + " does not exist; create it first");
+    return Error(Errc::io, "cannot use mountpoint " + mountpoint + ": " + std::strerror(err));
+  }
+  if (!S_ISDIR(st.st_mode)) return Error(Errc::invalid_argument, "mountpoint " + mountpoint + " is not a directory");
+  struct stat parent;
+  const std::string up = mountpoint + "/..";
+  if (::stat(up.c_str(), &parent) == 0 && (parent.st_dev != st.st_dev || parent.st_ino == st.st_ino)) {
+    return Error(Errc::io, "mountpoint " + mountpoint + " is busy: something is already mounted there");
+  }
+  const int fd = ::open("/dev/fuse", O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    return Error(Errc::unsupported, std::string("FUSE is not available (/dev/fuse: ") + std::strerror(err) +
+                                        "); load the fuse module or, in a container, pass --device /dev/fuse");
+  }
+  ::close(fd);
+  return {};
+}
+
+}  // namespace
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Session::~Session() {
+  if (!impl_) return;
+  impl_->unmount();
+  if (impl_->se != nullptr) fuse_session_destroy(impl_->se);
+}
+
+Result<std::unique_ptr<Session>> Session::mount(fs::Filesystem& filesystem, const MountConfig& config) {
+  if (auto ok = check_mountpoint(config.mountpoint); !ok) return ok.error();
+  std::string options = "fsname=" + escape_option(config.fsname.empty() ? "popfs" : config.fsname) +
+                        ",subtype=popfs";
+  if (config.allow_other) options += ",allow_other";
+  if (config.read_only) options += ",ro";
+  std::vector<std::string> args_storage = {"popfs", "-o", options};
+  if (config.debug) args_storage.emplace_back("-d");
+  std::vector<char*> argv;
+  for (auto& a : args_storage) argv.push_back(a.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+
+  auto impl = std::make_unique<Impl>(filesystem, config);
+  impl->se = fuse_session_new(&args, &kOps, sizeof kOps, &filesystem);
+  fuse_opt_free_args(&args);
+  if (impl->se == nullptr) return Error(Errc::invalid_argument, "FUSE rejected the mount options: " + options);
+  if (fuse_session_mount(impl->se, config.mountpoint.c_str()) != 0) {
+    fuse_session_destroy(impl->se);
+    impl->se = nullptr;
+    std::string hint = config.allow_other ? " (allow_other needs user_allow_other in /etc/fuse.conf)" : "";
+    return Error(Errc::io, "mounting FUSE on " + config.mountpoint + " failed" + hint);
+  }
+  impl->mounted = true;
+  impl->notifier = std::make_unique<Notifier>(impl->se);
+  filesystem.set_kernel_notifier(impl->notifier.get());
+  return std::unique_ptr<Session>(new Session(std::move(impl)));
+}
+
+Result<void> Session::serve(std::function<void()> on_ready) {
+  auto& d = *impl_;
+  // on_ready may touch the mount (stat it): run it beside the loop, not before it.
+  std::thread ready;
+  if (on_ready) ready = std::thread(std::move(on_ready));
+  fuse_loop_config loop;
+  std::memset(&loop, 0, sizeof loop);
+  loop.clone_fd = 0;
+  loop.max_idle_threads = 10;
+  const int rc = d.stop_requested ? 0 : fuse_session_loop_mt(d.se, &loop);
+  if (ready.joinable()) ready.join();
+  d.unmount();
+  if (rc != 0 && !d.stop_requested) {
+    return Error(Errc::io, "the FUSE session ended with an error: " + std::string(std::strerror(rc > 0 ? rc : -rc)));
+  }
+  return {};
+}
+
+void Session::stop() {
+  auto& d = *impl_;
+  if (d.stop_requested.exchange(true)) return;
+  fuse_session_exit(d.se);
+  // The loop sits in read(/dev/fuse): a lazy unmount ends the connection and wakes it.
+  if (!d.mounted) return;
+  const char* argv[] = {"fusermount3", "-u", "-z", d.config.mountpoint.c_str(), nullptr};
+  pid_t pid = 0;
+  if (posix_spawnp(&pid, "fusermount3", nullptr, nullptr, const_cast<char* const*>(argv), environ) == 0) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+  }
+}
+
+}  // namespace popfs::fuse

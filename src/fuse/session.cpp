@@ -469,11 +469,17 @@ void Session::stop() {
   // The loop sits in read(/dev/fuse): a lazy unmount ends the connection and wakes it.
   if (!d.mounted) return;
   const char* argv[] = {"fusermount3", "-u", "-z", d.config.mountpoint.c_str(), nullptr};
+  // The loop may already have ended and unmounted by itself: fusermount3's complaint about
+  // that is noise, so its stderr goes to /dev/null.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
   pid_t pid = 0;
-  if (posix_spawnp(&pid, "fusermount3", nullptr, nullptr, const_cast<char* const*>(argv), environ) == 0) {
+  if (posix_spawnp(&pid, "fusermount3", &actions, nullptr, const_cast<char* const*>(argv), environ) == 0) {
     int status = 0;
     waitpid(pid, &status, 0);
   }
+  posix_spawn_file_actions_destroy(&actions);
 }
 
 }  // namespace popfs::fuse

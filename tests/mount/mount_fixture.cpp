@@ -1,0 +1,152 @@
+#include "mount_fixture.hpp"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <future>
+
+#include "popfs/mailbox/pop3_maildrop.hpp"
+#include "popfs/net/account.hpp"
+#include "popfs_test/corpus.hpp"
+
+namespace popfs::test {
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+CommandResult run_command(const std::string& command_line) {
+  CommandResult result;
+  const std::string full = "bash -c " + shell_quote(command_line) + " 2>&1";
+  FILE* pipe = ::popen(full.c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 65536> buffer;
+  size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+namespace {
+
+bool is_mounted(const std::filesystem::path& mountpoint) {
+  struct stat here;
+  struct stat parent;
+  if (::stat(mountpoint.c_str(), &here) != 0) return false;
+  if (::stat((mountpoint / "..").c_str(), &parent) != 0) return false;
+  return here.st_dev != parent.st_dev;
+}
+
+void force_unmount(const std::filesystem::path& mountpoint) {
+  if (!is_mounted(mountpoint)) return;
+  (void)run_command("fusermount3 -u " + shell_quote(mountpoint.string()));
+  if (is_mounted(mountpoint)) (void)run_command("fusermount3 -u -z " + shell_quote(mountpoint.string()));
+}
+
+}  // namespace
+
+Mount::Mount(const Dovecot& dovecot, const std::filesystem::path& cache_dir, const std::filesystem::path& mountpoint,
+             fs::FsOptions options)
+    : mountpoint_(mountpoint) {
+  net::Account account;
+  account.host = dovecot.host();
+  account.port = dovecot.pop3s_port();
+  account.security = net::Security::implicit_tls;
+  account.user = dovecot.user();
+  const std::string password = dovecot.password();
+  account.password = [password]() -> Result<std::string> { return password; };
+  account.ca_file = dovecot.ca_file();
+  account.connect_timeout = std::chrono::seconds(3);
+  account.response_timeout = std::chrono::seconds(5);
+  account.idle_grace = std::chrono::milliseconds(300);
+  maildrop_ = mailbox::make_pop3_maildrop(account);
+  auto cache = store::Cache::open({cache_dir, 2ULL << 30});
+  if (!cache) throw std::runtime_error("cache: " + cache.error().describe());
+  cache_ = std::move(cache).value();
+  options.uid = ::getuid();
+  options.gid = ::getgid();
+  filesystem_ = std::make_unique<fs::Filesystem>(*maildrop_, *cache_, options);
+  if (auto started = filesystem_->start(); !started) throw std::runtime_error(started.error().describe());
+  // Like `popfs mount`: the first contact finishes (or fails: offline) before the mount.
+  auto first = std::make_shared<std::promise<void>>();
+  filesystem_->refresh([first](Result<void>) { first->set_value(); });
+  if (first->get_future().wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    throw std::runtime_error("the first listing did not finish in 30 s");
+  }
+  std::filesystem::create_directories(mountpoint_);
+  auto session = fuse::Session::mount(*filesystem_, {mountpoint_.string(), "popfs-test", false, false, false});
+  if (!session) throw std::runtime_error("mount: " + session.error().describe());
+  session_ = std::move(session).value();
+  mounted_ = true;
+  server_ = std::thread([this] { (void)session_->serve(); });
+  if (!eventually([&] { return is_mounted(mountpoint_); })) throw std::runtime_error("the mount never appeared");
+}
+
+Result<void> Mount::unmount(std::chrono::milliseconds flush_timeout) {
+  if (!mounted_) return {};
+  mounted_ = false;
+  Result<void> flushed = filesystem_->flush_deletions(flush_timeout);
+  session_->stop();
+  if (server_.joinable()) server_.join();
+  force_unmount(mountpoint_);
+  session_.reset();
+  filesystem_->shutdown();
+  filesystem_.reset();
+  maildrop_.reset();
+  cache_.reset();
+  return flushed;
+}
+
+Mount::~Mount() {
+  (void)unmount(std::chrono::seconds(2));
+  force_unmount(mountpoint_);
+}
+
+void MountTest::start_dovecot(std::size_t corpus_count, std::size_t large_count) {
+  CorpusOptions corpus;
+  corpus.count = corpus_count;
+  corpus.large_count = large_count;
+  corpus.large_bytes = 600 * 1024;
+  DovecotOptions options;
+  options.corpus = generate_corpus(corpus);
+  dovecot_ = std::make_unique<Dovecot>(std::move(options));
+}
+
+fs::FsOptions MountTest::default_options() {
+  fs::FsOptions o;
+  o.poll = std::chrono::seconds(0);
+  o.deletion_batch_delay = std::chrono::milliseconds(100);
+  o.deletion_retry_min = std::chrono::milliseconds(200);
+  o.deletion_retry_max = std::chrono::milliseconds(1000);
+  return o;
+}
+
+Mount& MountTest::mount(fs::FsOptions options) {
+  mount_ = std::make_unique<Mount>(*dovecot_, work_.path() / "cache", mp(), options);
+  return *mount_;
+}
+
+void MountTest::unmount() {
+  if (mount_) (void)mount_->unmount();
+  mount_.reset();
+}
+
+void MountTest::TearDown() {
+  mount_.reset();
+  force_unmount(mp());
+  dovecot_.reset();
+}
+
+}  // namespace popfs::test

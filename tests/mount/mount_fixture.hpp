@@ -1,0 +1,83 @@
+#pragma once
+// Real FUSE mounts for tests: a private Dovecot, the real Pop3Maildrop, the LMDB cache, the
+// Filesystem core and fuse::Session, served in-process on a thread. Teardown always unmounts
+// (Session::stop, then fusermount3 -u, then -uz as a last resort), even when a test fails.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "popfs/fs/filesystem.hpp"
+#include "popfs/fuse/session.hpp"
+#include "popfs/mailbox/maildrop.hpp"
+#include "popfs/store/cache.hpp"
+#include "popfs_test/dovecot.hpp"
+#include "popfs_test/temp_dir.hpp"
+
+namespace popfs::test {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr
+};
+// Runs a shell command line (bash -c) and collects its output.
+CommandResult run_command(const std::string& command_line);
+std::string shell_quote(const std::string& s);
+
+// One mount of one cache directory; several Mounts in a row share the cache (remounts).
+class Mount {
+ public:
+  Mount(const Dovecot& dovecot, const std::filesystem::path& cache_dir, const std::filesystem::path& mountpoint,
+        fs::FsOptions options);
+  ~Mount();  // unmount()
+  Mount(const Mount&) = delete;
+  Mount& operator=(const Mount&) = delete;
+
+  // Commits pending deletions (as `popfs umount` does), then unmounts and shuts down.
+  // Returns the result of the flush.
+  Result<void> unmount(std::chrono::milliseconds flush_timeout = std::chrono::seconds(10));
+  fs::Filesystem& filesystem() { return *filesystem_; }
+  const std::filesystem::path& path() const { return mountpoint_; }
+
+ private:
+  std::filesystem::path mountpoint_;
+  std::unique_ptr<mailbox::Maildrop> maildrop_;
+  std::unique_ptr<store::Cache> cache_;
+  std::unique_ptr<fs::Filesystem> filesystem_;
+  std::unique_ptr<fuse::Session> session_;
+  std::thread server_;
+  bool mounted_ = false;
+};
+
+class MountTest : public ::testing::Test {
+ protected:
+  // Starts Dovecot with `corpus_count` generated messages.
+  void start_dovecot(std::size_t corpus_count, std::size_t large_count = 0);
+  Mount& mount(fs::FsOptions options = default_options());
+  void unmount();
+  static fs::FsOptions default_options();
+  std::filesystem::path mp() const { return mountpoint_dir_ / "mnt"; }
+  void TearDown() override;
+
+  TempDir work_{"popfs-mount-test-"};
+  std::filesystem::path mountpoint_dir_ = work_.path();
+  std::unique_ptr<Dovecot> dovecot_;
+  std::unique_ptr<Mount> mount_;
+};
+
+template <class F>
+bool eventually(F condition, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
+}
+
+}  // namespace popfs::test

@@ -98,11 +98,11 @@ Run fetch_with_popfs(const popfs::test::Dovecot& dovecot, const Endpoint& endpoi
 }
 
 // mpop with a private configuration: pop3s, the fixture's CA, keep on, only_new off (so it
-// fetches everything every time), delivery into a fresh Maildir.
+// fetches everything every time), delivery into a fresh mbox file (one file: the cheapest
+// delivery mpop has; popfs's side keeps the bytes in memory).
 Run fetch_with_mpop(const popfs::test::Dovecot& dovecot, const Endpoint& endpoint) {
   popfs::test::TempDir dir("popfs-bench-mpop-");
-  const auto maildir = dir / "Maildir";
-  for (const char* sub : {"cur", "new", "tmp"}) std::filesystem::create_directories(maildir / sub);
+  const auto mbox = dir / "mbox";
   const auto password_file = dir / "password";
   popfs::test::write_file(password_file, dovecot.password());
   const auto config = dir / "mpoprc";
@@ -122,10 +122,10 @@ Run fetch_with_mpop(const popfs::test::Dovecot& dovecot, const Endpoint& endpoin
                           "only_new off\n"
                           "received_header off\n"
                           "uidls_file {}\n"
-                          "delivery maildir {}\n"
+                          "delivery mbox {}\n"
                           "account default : bench\n",
                           endpoint.host, endpoint.port, dovecot.ca_file(), dovecot.user(),
-                          password_file.string(), (dir / "uidls").string(), maildir.string()));
+                          password_file.string(), (dir / "uidls").string(), mbox.string()));
   std::filesystem::permissions(config, std::filesystem::perms::owner_read |
                                            std::filesystem::perms::owner_write,
                                std::filesystem::perm_options::replace);
@@ -139,10 +139,13 @@ Run fetch_with_mpop(const popfs::test::Dovecot& dovecot, const Endpoint& endpoin
                                          result.output));
   Run run;
   run.seconds = std::chrono::duration<double>(elapsed).count();
-  for (const auto& entry : std::filesystem::directory_iterator(maildir / "new")) {
+  // mbox: every message starts with a "From " line (mpop quotes "From " in bodies).
+  const std::string content = popfs::test::read_file(mbox);
+  run.bytes = content.size();
+  run.messages = content.rfind("From ", 0) == 0 ? 1 : 0;
+  for (auto at = content.find("\nFrom "); at != std::string::npos;
+       at = content.find("\nFrom ", at + 1))
     ++run.messages;
-    run.bytes += entry.file_size();
-  }
   return run;
 }
 

@@ -60,6 +60,7 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
     bool ready = false;   // logged in and UIDL known
     bool ending = false;  // QUIT queued (or about to be): takes no new work
     bool committing = false;
+    bool batch_failure_noted = false;
     std::map<MessageId, std::uint32_t> numbers;
     std::vector<pop3::UidlEntry> uidls;
     std::vector<MessageId> ids_in_order;
@@ -378,13 +379,13 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
 
   void finish(const SessionPtr& session, const OpPtr& op, Error error) {
     --session->active_ops;
-    if (connection_broke(error)) {
-      if (session->connection->failed_while_pipelining() && !pipelining_broken_) {
-        // Some servers choke on batches (fact 15): one command at a time from now on.
-        pipelining_broken_ = true;
-        spdlog::info("pop3 {}: connection failed during pipelined commands; pipelining off",
-                     account_.display_name());
-      }
+    const bool broke_on_batch = session->connection->failed_while_pipelining() &&
+                                (connection_broke(error) || error.code == Errc::protocol_violation);
+    if (broke_on_batch && !session->batch_failure_noted) {
+      session->batch_failure_noted = true;
+      note_batch_failure(error);
+    }
+    if (connection_broke(error) || broke_on_batch) {
       drop_session(session);
       const bool safe = op->kind != Kind::commit && !op->delivered_bytes;
       if (safe && !op->retried && !shutting_down_) {
@@ -398,6 +399,21 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
     }
     complete_error(op, std::move(error));
     after_op();
+  }
+
+  // Some servers break on batches (fact 15): garbage in answer to a batch turns pipelining
+  // off at once; connections cut during batches do so the second time (one cut may just be
+  // the network).
+  void note_batch_failure(const Error& error) {
+    if (pipelining_broken_) return;
+    ++batch_failures_;
+    if (error.code == Errc::protocol_violation || batch_failures_ >= 2) {
+      pipelining_broken_ = true;
+      update_stats();
+      spdlog::info("pop3 {}: the server failed on pipelined commands ({}); sending one "
+                   "command at a time from now on",
+                   account_.display_name(), error.describe());
+    }
   }
 
   void after_op() {
@@ -494,6 +510,7 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
   Clock::time_point not_before_{};
   bool top_unsupported_ = false;
   bool pipelining_broken_ = false;
+  int batch_failures_ = 0;
   bool shutting_down_ = false;
   std::function<void()> shutdown_finished_;
   mutable std::mutex stats_mutex_;

@@ -3,9 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "maildrop_test_util.hpp"
@@ -310,17 +312,51 @@ TEST(Pop3MaildropFake, UidlIsSentBeforeList) {
   EXPECT_LT(uidl, list);
 }
 
+TEST(Pop3MaildropFake, GarbageInAnswerToABatchTurnsPipeliningOff) {
+  auto options = tls_options({a1, b, c});
+  options.raw_responses = {{"RETR 2", "this is not POP3\r\n"}};
+  FakePop3Server server(options);
+  Pop3Maildrop maildrop(fake_account(server));
+  auto listing = list_now(maildrop);
+  ASSERT_TRUE(listing && *listing);
+  EXPECT_FALSE(maildrop.stats().pipelining_disabled);
+  // RETR 1, 2, 3 go out together; the answer to RETR 2 is garbage.
+  Eventually<Result<void>> first;
+  Eventually<Result<void>> second;
+  maildrop.retr(MessageId{"dup", 1}, [](std::string_view) {},
+                [&](Result<void> r) { first.set(std::move(r)); });
+  maildrop.retr(MessageId{"b/../x", 1}, [](std::string_view) {},
+                [&](Result<void> r) { second.set(std::move(r)); });
+  maildrop.retr(MessageId{"c", 1}, [](std::string_view) {}, [](Result<void>) {});
+  auto r1 = first.get();
+  auto r2 = second.get();
+  ASSERT_TRUE(r1 && r2);
+  EXPECT_TRUE(*r1);
+  ASSERT_FALSE(*r2) << "garbage is never a message";
+  EXPECT_EQ(r2->error().code, Errc::protocol_violation) << r2->error().describe();
+  EXPECT_TRUE(maildrop.stats().pipelining_disabled);
+}
+
 TEST(Pop3MaildropFake, CallbacksAreNeverInline) {
   FakePop3Server server(tls_options({a1}));
   Pop3Maildrop maildrop(fake_account(server));
   maildrop.shutdown();  // everything now fails at once with cancelled: still not inline
-  bool returned = false;
-  Eventually<bool> called_before_return;
-  maildrop.list([&](Result<Listing>) { called_before_return.set(!returned); });
-  returned = true;
-  auto before = called_before_return.get();
-  ASSERT_TRUE(before.has_value());
-  EXPECT_FALSE(*before);
+  const auto test_thread = std::this_thread::get_id();
+  Eventually<bool> outer_on_test_thread;
+  Eventually<bool> nested_ran_inside_outer;
+  std::atomic<bool> inside_outer{false};
+  maildrop.list([&](Result<Listing>) {
+    inside_outer = true;
+    // A call made from a callback (on the maildrop's thread) must not complete inline either.
+    maildrop.list([&](Result<Listing>) { nested_ran_inside_outer.set(inside_outer.load()); });
+    inside_outer = false;
+    outer_on_test_thread.set(std::this_thread::get_id() == test_thread);
+  });
+  auto outer = outer_on_test_thread.get();
+  auto nested = nested_ran_inside_outer.get();
+  ASSERT_TRUE(outer && nested);
+  EXPECT_FALSE(*outer);
+  EXPECT_FALSE(*nested);
 }
 
 }  // namespace

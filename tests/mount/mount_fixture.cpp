@@ -1,11 +1,8 @@
 #include "mount_fixture.hpp"
 
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <future>
 
 #include "popfs/mailbox/pop3_maildrop.hpp"
@@ -26,18 +23,7 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-CommandResult run_command(const std::string& command_line) {
-  CommandResult result;
-  const std::string full = "bash -c " + shell_quote(command_line) + " 2>&1";
-  FILE* pipe = ::popen(full.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 65536> buffer;
-  size_t n = 0;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+CommandResult shell(const std::string& command_line) { return run_command({"bash", "-c", command_line}); }
 
 namespace {
 
@@ -51,8 +37,8 @@ bool is_mounted(const std::filesystem::path& mountpoint) {
 
 void force_unmount(const std::filesystem::path& mountpoint) {
   if (!is_mounted(mountpoint)) return;
-  (void)run_command("fusermount3 -u " + shell_quote(mountpoint.string()));
-  if (is_mounted(mountpoint)) (void)run_command("fusermount3 -u -z " + shell_quote(mountpoint.string()));
+  (void)run_command({"fusermount3", "-u", mountpoint.string()});
+  if (is_mounted(mountpoint)) (void)run_command({"fusermount3", "-u", "-z", mountpoint.string()});
 }
 
 }  // namespace

@@ -17,16 +17,13 @@
 #include "popfs/mailbox/maildrop.hpp"
 #include "popfs/store/cache.hpp"
 #include "popfs_test/dovecot.hpp"
+#include "popfs_test/process.hpp"
 #include "popfs_test/temp_dir.hpp"
 
 namespace popfs::test {
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr
-};
-// Runs a shell command line (bash -c) and collects its output.
-CommandResult run_command(const std::string& command_line);
+// Runs a shell command line (bash -c) to completion (60 s deadline); output interleaved.
+CommandResult shell(const std::string& command_line);
 std::string shell_quote(const std::string& s);
 
 // One mount of one cache directory; several Mounts in a row share the cache (remounts).
@@ -72,12 +69,7 @@ class MountTest : public ::testing::Test {
 
 template <class F>
 bool eventually(F condition, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
+  return wait_until(condition, timeout);
 }
 
 }  // namespace popfs::test

@@ -26,8 +26,8 @@ std::string slurp(const std::filesystem::path& p) {
 
 std::vector<std::string> ls(const std::filesystem::path& dir) {
   std::vector<std::string> names;
-  auto r = run_command("ls -1 " + shell_quote(dir.string()));
-  std::istringstream lines(r.out);
+  auto r = shell("ls -1 " + shell_quote(dir.string()));
+  std::istringstream lines(r.output);
   for (std::string line; std::getline(lines, line);) names.push_back(line);
   return names;
 }
@@ -49,12 +49,12 @@ TEST_F(MountTest, CatAndStatSeeExactlyTheServersBytes) {
     struct stat st;
     ASSERT_EQ(::stat(file.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 07777, 0444u);
-    auto cat = run_command("cat " + shell_quote(file.string()));
+    auto cat = shell("cat " + shell_quote(file.string()));
     ASSERT_EQ(cat.exit_code, 0);
-    EXPECT_TRUE(cat.out == m.content) << m.uidl << ": " << cat.out.size() << " bytes read, "
+    EXPECT_TRUE(cat.output == m.content) << m.uidl << ": " << cat.output.size() << " bytes read, "
                                       << m.content.size() << " expected";
     ASSERT_EQ(::stat(file.c_str(), &st), 0);
-    EXPECT_EQ(static_cast<std::size_t>(st.st_size), cat.out.size()) << m.uidl;
+    EXPECT_EQ(static_cast<std::size_t>(st.st_size), cat.output.size()) << m.uidl;
   }
   struct stat dir;
   ASSERT_EQ(::stat(mp().c_str(), &dir), 0);
@@ -66,18 +66,18 @@ TEST_F(MountTest, CpTarRsyncAndGrepCopyExactBytes) {
   const auto expected = fetch_all_independently(*dovecot_);
   mount();
   const auto copy = work_.path() / "copy";
-  auto cp = run_command("cp -r " + shell_quote(mp().string()) + " " + shell_quote(copy.string()));
-  ASSERT_EQ(cp.exit_code, 0) << cp.out;
+  auto cp = shell("cp -r " + shell_quote(mp().string()) + " " + shell_quote(copy.string()));
+  ASSERT_EQ(cp.exit_code, 0) << cp.output;
   const auto archive = work_.path() / "mail.tar";
-  auto tar = run_command("tar -cf " + shell_quote(archive.string()) + " -C " + shell_quote(mp().string()) + " .");
-  EXPECT_EQ(tar.exit_code, 0) << tar.out;
-  EXPECT_EQ(tar.out, "") << "tar warned";
+  auto tar = shell("tar -cf " + shell_quote(archive.string()) + " -C " + shell_quote(mp().string()) + " .");
+  EXPECT_EQ(tar.exit_code, 0) << tar.output;
+  EXPECT_EQ(tar.output, "") << "tar warned";
   const auto untarred = work_.path() / "untarred";
   std::filesystem::create_directories(untarred);
-  ASSERT_EQ(run_command("tar -xf " + shell_quote(archive.string()) + " -C " + shell_quote(untarred.string())).exit_code, 0);
+  ASSERT_EQ(shell("tar -xf " + shell_quote(archive.string()) + " -C " + shell_quote(untarred.string())).exit_code, 0);
   const auto synced = work_.path() / "synced";
-  auto rsync = run_command("rsync -a " + shell_quote(mp().string() + "/") + " " + shell_quote(synced.string() + "/"));
-  EXPECT_EQ(rsync.exit_code, 0) << rsync.out;
+  auto rsync = shell("rsync -a " + shell_quote(mp().string() + "/") + " " + shell_quote(synced.string() + "/"));
+  EXPECT_EQ(rsync.exit_code, 0) << rsync.output;
   for (const auto& m : expected) {
     const std::string name = message_file_name(m.uidl);
     EXPECT_TRUE(slurp(copy / name) == m.content) << "cp: " << name;
@@ -85,8 +85,8 @@ TEST_F(MountTest, CpTarRsyncAndGrepCopyExactBytes) {
     EXPECT_TRUE(slurp(synced / name) == m.content) << "rsync: " << name;
     EXPECT_EQ(std::filesystem::file_size(mp() / name), m.content.size()) << name;
   }
-  auto grep = run_command("grep -r -l -i '^message-id:' " + shell_quote(mp().string()) + " | wc -l");
-  EXPECT_EQ(std::stoul(grep.out), 2 * expected.size());  // every message and every stub
+  auto grep = shell("grep -r -l -i '^message-id:' " + shell_quote(mp().string()) + " | wc -l");
+  EXPECT_EQ(std::stoul(grep.output), 2 * expected.size());  // every message and every stub
 }
 
 TEST_F(MountTest, HeadOfALargeMessageUsesTopAndHeadersNeverRetr) {
@@ -100,8 +100,8 @@ TEST_F(MountTest, HeadOfALargeMessageUsesTopAndHeadersNeverRetr) {
     EXPECT_EQ(slurp(mp() / ".headers" / name), top_independently(*dovecot_, m.uidl, 0)) << name;
     if (m.content.size() < 256 * 1024) continue;
     ++large_seen;
-    auto head = run_command("head -c 300 " + shell_quote((mp() / name).string()));
-    EXPECT_EQ(head.out, m.content.substr(0, 300));
+    auto head = shell("head -c 300 " + shell_quote((mp() / name).string()));
+    EXPECT_EQ(head.output, m.content.substr(0, 300));
   }
   ASSERT_EQ(large_seen, 2u);
   unmount();
@@ -124,9 +124,9 @@ TEST_F(MountTest, MutationsFailWithEROFSAndXattrsComeFromTheStub) {
                                 "mv " + shell_quote(file.string()) + " " + shell_quote((mp() / "x.eml").string()),
                                 "truncate -s 0 " + shell_quote(file.string()),
                                 "ln " + shell_quote(file.string()) + " " + shell_quote((mp() / "l").string())}) {
-    auto r = run_command(cmd);
+    auto r = shell(cmd);
     EXPECT_NE(r.exit_code, 0) << cmd;
-    EXPECT_NE(r.out.find("Read-only file system"), std::string::npos) << cmd << ": " << r.out;
+    EXPECT_NE(r.output.find("Read-only file system"), std::string::npos) << cmd << ": " << r.output;
   }
   EXPECT_EQ(slurp(file), expected[0].content);
   char value[256];
@@ -145,10 +145,10 @@ TEST_F(MountTest, RmDeletesExactlyThoseMessagesByUnmount) {
   std::set<std::string> doomed = {expected[3].uidl, expected[17].uidl, expected[39].uidl};
   std::string rm = "rm";
   for (const auto& u : doomed) rm += " " + shell_quote((mp() / message_file_name(u)).string());
-  auto r = run_command(rm);
-  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto r = shell(rm);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(ls(mp()).size(), 37u);  // gone from the listing at once
-  auto rm_stub = run_command("rm " + shell_quote((mp() / ".headers" / message_file_name(expected[0].uidl)).string()));
+  auto rm_stub = shell("rm " + shell_quote((mp() / ".headers" / message_file_name(expected[0].uidl)).string()));
   EXPECT_NE(rm_stub.exit_code, 0);
   ASSERT_TRUE(mount_->unmount().ok());
   std::vector<std::string> remaining;
@@ -164,7 +164,7 @@ TEST_F(MountTest, DeletionCutBeforeQuitIsCommittedOnTheNextMount) {
   auto options = default_options();
   options.deletion_batch_delay = std::chrono::seconds(60);  // nothing commits by itself
   mount(options);
-  ASSERT_EQ(run_command("rm " + shell_quote((mp() / message_file_name(expected[2].uidl)).string())).exit_code, 0);
+  ASSERT_EQ(shell("rm " + shell_quote((mp() / message_file_name(expected[2].uidl)).string())).exit_code, 0);
   dovecot_->stop();  // the server goes away before any QUIT
   EXPECT_FALSE(mount_->unmount(std::chrono::seconds(15)).ok());
   mount_.reset();
@@ -213,9 +213,9 @@ TEST_F(MountTest, OfflineRemountServesCachedListingAndBodiesAndFailsUncachedRead
   EXPECT_EQ(ls(mp()), sorted_names(expected));
   EXPECT_EQ(slurp(mp() / message_file_name(expected[1].uidl)), expected[1].content);
   const auto start = std::chrono::steady_clock::now();
-  auto cat = run_command("cat " + shell_quote((mp() / message_file_name(expected[3].uidl)).string()));
+  auto cat = shell("cat " + shell_quote((mp() / message_file_name(expected[3].uidl)).string()));
   EXPECT_NE(cat.exit_code, 0);
-  EXPECT_NE(cat.out.find("Input/output error"), std::string::npos) << cat.out;
+  EXPECT_NE(cat.output.find("Input/output error"), std::string::npos) << cat.output;
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
 }
 

@@ -9,6 +9,11 @@
 #include <string>
 #include <vector>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <sstream>
+
 #include "net_test_util.hpp"
 #include "popfs/net/connection.hpp"
 #include "popfs/pop3/sasl.hpp"
@@ -336,6 +341,41 @@ TEST_F(ConnectionFakeTest, WithoutPipeliningOneCommandAtATime) {
   EXPECT_EQ(retrs, 2u) << "RETR 2 is sent only after RETR 1 was answered";
   connection->abort(Error(Errc::cancelled, "test over"));
   ASSERT_TRUE(run_until(io_, [&] { return answered == 5; }));
+}
+
+// Debug logs show the dialogue but never a secret, in clear or base64.
+TEST_F(ConnectionFakeTest, DebugLogNeverContainsThePassword) {
+  const std::string secret = "s3cr3t-Pa55-w0rd";
+  std::ostringstream captured;
+  auto previous = spdlog::default_logger();
+  auto logger = std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(captured));
+  logger->set_level(spdlog::level::debug);
+  spdlog::set_default_logger(logger);
+  struct Restore {
+    std::shared_ptr<spdlog::logger> logger;
+    ~Restore() { spdlog::set_default_logger(logger); }
+  } restore{previous};
+
+  for (const auto& capabilities :
+       {std::vector<std::string>{"UIDL", "SASL PLAIN"}, std::vector<std::string>{"UIDL", "SASL LOGIN"},
+        std::vector<std::string>{"UIDL", "USER"}}) {
+    auto options = options_with(FakeTls::implicit);
+    options.password = secret;
+    options.capabilities = capabilities;
+    FakePop3Server server(options);
+    auto account = fake_account(server, Security::implicit_tls);
+    account.password = [secret]() -> Result<std::string> { return secret; };
+    auto opened = open(account);
+    ASSERT_TRUE(opened && *opened) << (opened ? opened->error().describe() : "");
+  }
+  logger->flush();
+  const std::string log = captured.str();
+  EXPECT_NE(log.find("AUTH PLAIN"), std::string::npos) << "debug logging was on:\n" << log;
+  EXPECT_NE(log.find("PASS"), std::string::npos) << log;
+  EXPECT_EQ(log.find(secret), std::string::npos) << log;
+  EXPECT_EQ(log.find(pop3::base64_encode(secret)), std::string::npos) << log;
+  EXPECT_EQ(log.find(pop3::sasl_plain("user", secret)), std::string::npos) << log;
 }
 
 }  // namespace

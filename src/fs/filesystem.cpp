@@ -17,7 +17,7 @@ Worker::~Worker() { stop(); }
 void Worker::post(std::function<void()> task) {
   {
     std::lock_guard lock(mu_);
-    if (stopping_ && !thread_.joinable()) return;  // after stop(): nobody would run it
+    if (joined_) return;  // after stop(): nobody would run it
     tasks_.push_back(std::move(task));
   }
   cv_.notify_one();
@@ -29,7 +29,11 @@ void Worker::stop() {
     stopping_ = true;
   }
   cv_.notify_one();
-  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) {
+    thread_.join();
+    std::lock_guard lock(mu_);
+    joined_ = true;
+  }
 }
 
 void Worker::run() {
@@ -133,15 +137,34 @@ void Filesystem::Impl::drop_orphan_if_unused(std::uint64_t ino) {
   orphans.erase(orphan);
 }
 
-void Filesystem::Impl::send(const Notes& notes) {
-  KernelNotifier* n = nullptr;
-  {
-    std::lock_guard lock(mu);
-    n = notifier;
+// Removes one message from the visible listing (an unlink): O(n) index fix-up, no rebuild.
+std::optional<std::string> Filesystem::Impl::hide(const MessageId& id) {
+  auto it = messages.find(id);
+  if (it == messages.end()) return std::nullopt;
+  std::string name = it->second.name;
+  const std::size_t index = it->second.index;
+  by_name.erase(name);
+  order.erase(order.begin() + static_cast<std::ptrdiff_t>(index));
+  for (std::size_t i = index; i < order.size(); ++i) messages.at(order[i]).index = i;
+  const std::uint64_t m = message_inode(it->second.record);
+  const std::uint64_t s = stub_inode(it->second.record);
+  if (lookups.count(m) != 0 || lookups.count(s) != 0) {
+    orphans.emplace(id, std::move(it->second));
+  } else {
+    by_inode.erase(m);
+    by_inode.erase(s);
   }
-  if (n == nullptr) return;
-  for (auto ino : notes.inodes) n->inode_changed(ino);
-  for (const auto& [parent, name] : notes.entries) n->entry_changed(parent, name);
+  messages.erase(it);
+  return name;
+}
+
+// Under mu, so the adapter's notifier cannot be detached and destroyed mid-call; its
+// methods only queue.
+void Filesystem::Impl::send(const Notes& notes) {
+  std::lock_guard lock(mu);
+  if (notifier == nullptr) return;
+  for (auto ino : notes.inodes) notifier->inode_changed(ino);
+  for (const auto& [parent, name] : notes.entries) notifier->entry_changed(parent, name);
 }
 
 // Replaces the visible listing with `records` minus pending deletions. Names that were
@@ -242,7 +265,19 @@ Result<Attr> Filesystem::getattr(std::uint64_t ino) {
   switch (d.kind_of(ino)) {
     case NodeKind::root:
     case NodeKind::headers_dir: return d.dir_attr(ino);
-    case NodeKind::message: return d.message_attr(*d.state_of(ino));
+    case NodeKind::message: {
+      const MessageState* s = d.state_of(ino);
+      if (d.options.lf && s->record.has_body && !s->lf_size) {
+        // Cached by an earlier run: the LF size is learnt by converting the body (local).
+        const MessageId id = s->record.id;
+        lock.unlock();
+        (void)d.lf_body(id);
+        lock.lock();
+        s = d.mutable_state(id);
+        if (s == nullptr) return Error(Errc::not_found, "message vanished");
+      }
+      return d.message_attr(*s);
+    }
     case NodeKind::stub: {
       const MessageState* s = d.state_of(ino);
       if (s->stub_size || !s->record.has_stub) return d.stub_attr(*s);
@@ -328,7 +363,6 @@ void Filesystem::read(std::uint64_t ino, std::uint64_t offset, std::size_t size,
 Result<void> Filesystem::unlink(std::uint64_t parent, std::string_view name) {
   auto& d = *impl_;
   MessageId id;
-  std::uint64_t msg_ino = 0;
   {
     std::lock_guard lock(d.mu);
     d.note_activity();
@@ -341,7 +375,6 @@ Result<void> Filesystem::unlink(std::uint64_t parent, std::string_view name) {
     if (it == d.by_name.end()) return Error(Errc::not_found, "no such message");
     if (d.options.read_only) return Error(Errc::read_only, "mounted read-only (-o ro)");
     id = it->second;
-    msg_ino = Impl::message_inode(d.messages.at(id).record);
   }
   // Durable before the reply: an unlink that returned is never forgotten.
   if (auto r = d.cache.add_pending_deletion(id); !r) return r;
@@ -349,23 +382,13 @@ Result<void> Filesystem::unlink(std::uint64_t parent, std::string_view name) {
   {
     std::lock_guard lock(d.mu);
     d.pending_deletions.insert(id);
-    auto it = d.messages.find(id);
-    if (it != d.messages.end()) {
-      const std::string stub_name = it->second.name;
-      std::vector<store::MessageRecord> records;
-      records.reserve(d.order.size());
-      for (const auto& other : d.order) {
-        if (other != id) records.push_back(d.messages.at(other).record);
-      }
-      std::vector<std::pair<std::uint64_t, std::string>> vanished;
-      d.install_listing(records, vanished);
+    if (auto stub_name = d.hide(id)) {
       // The kernel drops the unlinked name itself; the stub's name is ours to invalidate.
-      notes.entries.emplace_back(kHeadersInode, stub_name);
+      notes.entries.emplace_back(kHeadersInode, *stub_name);
       notes.inodes.push_back(kHeadersInode);
     }
     d.schedule_commit(d.options.deletion_batch_delay);
   }
-  (void)msg_ino;
   d.send(notes);
   return {};
 }

@@ -32,6 +32,7 @@ class Worker {
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;
   bool stopping_ = false;
+  bool joined_ = false;
   std::thread thread_;
 };
 
@@ -127,6 +128,7 @@ struct Filesystem::Impl {
   void install_listing(const std::vector<store::MessageRecord>& records,
                        std::vector<std::pair<std::uint64_t, std::string>>& vanished);
   void drop_orphan_if_unused(std::uint64_t ino);
+  std::optional<std::string> hide(const MessageId& id);  // returns the name it had
   void note_activity() { activity = true; }
 
   // Notifications collected under mu, sent after unlocking.
@@ -134,7 +136,7 @@ struct Filesystem::Impl {
     std::vector<std::uint64_t> inodes;
     std::vector<std::pair<std::uint64_t, std::string>> entries;
   };
-  void send(const Notes& notes);  // without mu
+  void send(const Notes& notes);  // without mu (takes it)
 
   // fetching.cpp
   std::shared_ptr<BodyFetch> start_fetch(const MessageId& id, std::optional<PendingRead> waiter);  // mu held

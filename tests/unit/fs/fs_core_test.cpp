@@ -301,6 +301,41 @@ TEST_F(FsTest, LfOptionPresentsUnixLineEndingsWithTheMatchingSize) {
   EXPECT_TRUE(filesystem->getattr(ino).value().size_exact);
 }
 
+TEST_F(FsTest, LfSizeOfABodyCachedByAnEarlierRunIsExact) {
+  maildrop.add("a", "Subject: x\r\n\r\none\r\ntwo\r\n");
+  fs::FsOptions o;
+  o.lf = true;
+  start_fs(o);
+  ASSERT_TRUE(read_whole(ino_of("a.eml")).ok());
+  filesystem->shutdown();
+  filesystem.reset();
+  reopen_cache();
+  maildrop.set_offline(true);  // the size must come from the cache, not the server
+  make_fs(o);
+  ASSERT_TRUE(filesystem->start().ok());
+  auto attr = filesystem->getattr(ino_of("a.eml")).value();
+  EXPECT_EQ(attr.size, 20u);
+  EXPECT_TRUE(attr.size_exact);
+}
+
+TEST_F(FsTest, UnlinkingManyMessagesKeepsTheRestInOrder) {
+  for (int i = 0; i < 200; ++i) maildrop.add("m" + std::to_string(1000 + i), "x\r\n");
+  auto o = fs::FsOptions{};
+  o.prefetch_stubs = false;
+  o.deletion_batch_delay = std::chrono::milliseconds(50);
+  start_fs(o);
+  for (int i = 0; i < 200; i += 2) {
+    ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "m" + std::to_string(1000 + i) + ".eml").ok());
+  }
+  auto names = root_names();
+  ASSERT_EQ(names.size(), 100u);
+  for (std::size_t k = 0; k < names.size(); ++k) EXPECT_EQ(names[k], "m" + std::to_string(1001 + 2 * k) + ".eml");
+  EXPECT_EQ(read_whole(ino_of("m1199.eml")).value(), "x\r\n");
+  ASSERT_TRUE(filesystem->flush_deletions(std::chrono::seconds(10)).ok());
+  EXPECT_EQ(maildrop.uidls().size(), 100u);
+  EXPECT_EQ(maildrop.uidls().front(), "m1001");
+}
+
 TEST_F(FsTest, SyncDownloadsEveryUncachedMessage) {
   for (int i = 0; i < 30; ++i) maildrop.add("m" + std::to_string(i), make_message("s", "1 Jan 2020 00:00 +0000", 3));
   start_fs();

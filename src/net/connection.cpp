@@ -162,7 +162,6 @@ void Connection::fail_everything(const Error& error) {
 
 asio::awaitable<Result<Connection::Answer>> Connection::read_answer(const BodySink& sink) {
   std::optional<pop3::StatusLine> status;
-  std::vector<char> buffer;
   for (;;) {
     auto step = session_.consume(std::string_view(input_).substr(input_pos_));
     input_pos_ += step.consumed;
@@ -190,10 +189,10 @@ asio::awaitable<Result<Connection::Answer>> Connection::read_answer(const BodySi
     }
     input_.erase(0, input_pos_);
     input_pos_ = 0;
-    if (buffer.empty()) buffer.resize(read_chunk_bytes);
-    auto got = co_await transport_->read_some(buffer, account_.response_timeout);
+    if (read_buffer_.empty()) read_buffer_.resize(read_chunk_bytes);
+    auto got = co_await transport_->read_some(read_buffer_, account_.response_timeout);
     if (!got) co_return std::move(got).error();
-    input_.append(buffer.data(), *got);
+    input_.append(read_buffer_.data(), *got);
   }
 }
 

@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "popfs/net/account.hpp"
 #include "popfs/pop3/capabilities.hpp"
@@ -130,6 +131,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   pop3::Session session_;
   std::string input_;            // bytes read and not yet parsed, from input_pos_
   std::size_t input_pos_ = 0;
+  std::vector<char> read_buffer_;
   std::deque<Request> waiting_;
   std::deque<Request> in_flight_;
   std::unique_ptr<boost::asio::steady_timer> wake_timer_;

@@ -362,8 +362,20 @@ struct Session::Impl {
   std::atomic<bool> mounted{false};
   std::atomic<bool> stop_requested{false};
   std::mutex unmount_mu;
+  // The request loop starts inside mount(), so the mount answers (stat, ls) as soon as
+  // mount() returns, even before serve() is called.
+  std::thread loop_thread;
+  int loop_rc = 0;
 
   Impl(fs::Filesystem& f, MountConfig c) : filesystem(f), config(std::move(c)) {}
+
+  void run_loop() {
+    fuse_loop_config loop;
+    std::memset(&loop, 0, sizeof loop);
+    loop.clone_fd = 0;
+    loop.max_idle_threads = 10;
+    loop_rc = fuse_session_loop_mt(se, &loop);
+  }
 
   void unmount() {
     std::lock_guard lock(unmount_mu);
@@ -412,6 +424,10 @@ Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Session::~Session() {
   if (!impl_) return;
+  if (impl_->loop_thread.joinable()) {
+    stop();
+    impl_->loop_thread.join();
+  }
   impl_->unmount();
   if (impl_->se != nullptr) fuse_session_destroy(impl_->se);
 }
@@ -441,21 +457,18 @@ Result<std::unique_ptr<Session>> Session::mount(fs::Filesystem& filesystem, cons
   impl->mounted = true;
   impl->notifier = std::make_unique<Notifier>(impl->se);
   filesystem.set_kernel_notifier(impl->notifier.get());
+  Impl* raw = impl.get();
+  impl->loop_thread = std::thread([raw] { raw->run_loop(); });
   return std::unique_ptr<Session>(new Session(std::move(impl)));
 }
 
 Result<void> Session::serve(std::function<void()> on_ready) {
   auto& d = *impl_;
-  // on_ready may touch the mount (stat it): run it beside the loop, not before it.
-  std::thread ready;
-  if (on_ready) ready = std::thread(std::move(on_ready));
-  fuse_loop_config loop;
-  std::memset(&loop, 0, sizeof loop);
-  loop.clone_fd = 0;
-  loop.max_idle_threads = 10;
-  const int rc = d.stop_requested ? 0 : fuse_session_loop_mt(d.se, &loop);
-  if (ready.joinable()) ready.join();
+  // The loop already runs (started by mount()), so on_ready may touch the mount.
+  if (on_ready) on_ready();
+  if (d.loop_thread.joinable()) d.loop_thread.join();
   d.unmount();
+  const int rc = d.loop_rc;
   if (rc != 0 && !d.stop_requested) {
     return Error(Errc::io, "the FUSE session ended with an error: " + std::string(std::strerror(rc > 0 ? rc : -rc)));
   }

@@ -76,8 +76,14 @@ Mount::Mount(const Dovecot& dovecot, const std::filesystem::path& cache_dir, con
   if (!session) throw std::runtime_error("mount: " + session.error().describe());
   session_ = std::move(session).value();
   mounted_ = true;
+  // The mount answers as soon as mount() returns, before serve() (popfs stats it then).
+  auto stat_done = std::make_shared<std::promise<bool>>();
+  std::thread([stat_done, where = mountpoint_] { stat_done->set_value(is_mounted(where)); }).detach();
+  auto stat_future = stat_done->get_future();
+  const bool answered = stat_future.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
   server_ = std::thread([this] { (void)session_->serve(); });
-  if (!eventually([&] { return is_mounted(mountpoint_); })) throw std::runtime_error("the mount never appeared");
+  if (!answered) throw std::runtime_error("stat of the mountpoint hung until serve() was called");
+  if (!stat_future.get()) throw std::runtime_error("the mount never appeared");
 }
 
 Result<void> Mount::unmount(std::chrono::milliseconds flush_timeout) {

@@ -22,15 +22,16 @@ struct MountConfig {
 
 class Session {
  public:
-  // Mounts now. A failure is an Error with a readable message: mountpoint missing, not a
-  // directory, already mounted/busy, /dev/fuse unavailable.
+  // Mounts now and starts answering requests at once (threads of its own), so the mount can
+  // be used as soon as this returns. A failure is an Error with a readable message:
+  // mountpoint missing, not a directory, already mounted/busy, /dev/fuse unavailable.
   static Result<std::unique_ptr<Session>> mount(fs::Filesystem& filesystem, const MountConfig& config);
   ~Session();  // unmounts if still mounted
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Serves requests (multi-threaded) until the file system is unmounted or stop() is called;
-  // returns when the mount is gone. on_ready (may be empty) runs once the mount is live.
+  // Runs on_ready (may be empty; the mount is live), then waits until the file system is
+  // unmounted or stop() is called; returns when the mount is gone. Call it once.
   Result<void> serve(std::function<void()> on_ready = {});
   // Asks serve() to return and unmounts; safe from any thread and from signal handlers'
   // helper threads (not from a signal handler itself).

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -341,6 +342,33 @@ TEST_F(ConnectionFakeTest, WithoutPipeliningOneCommandAtATime) {
   EXPECT_EQ(retrs, 2u) << "RETR 2 is sent only after RETR 1 was answered";
   connection->abort(Error(Errc::cancelled, "test over"));
   ASSERT_TRUE(run_until(io_, [&] { return answered == 5; }));
+}
+
+// RETR is streamed: a 1 MiB message reaches the sink in bounded pieces, not as one string.
+TEST_F(ConnectionFakeTest, RetrIsStreamedInBoundedChunks) {
+  std::string body;
+  for (int i = 0; i < 16384; ++i) body += std::string(63, static_cast<char>('a' + i % 26)) + "\n";
+  FakePop3Server server(options_with(FakeTls::implicit, {{"big", "Subject: big\n\n" + body, {}}}));
+  std::shared_ptr<Connection> connection;
+  auto opened = open(fake_account(server, Security::implicit_tls), &connection);
+  ASSERT_TRUE(opened && *opened);
+  std::size_t chunks = 0;
+  std::size_t largest = 0;
+  std::size_t total = 0;
+  std::optional<Result<pop3::StatusLine>> done;
+  connection->execute(
+      pop3::Command::retr(1),
+      [&](std::string_view chunk) {
+        ++chunks;
+        largest = std::max(largest, chunk.size());
+        total += chunk.size();
+      },
+      [&](Result<pop3::StatusLine> r) { done = std::move(r); });
+  ASSERT_TRUE(run_until(io_, [&] { return done.has_value(); }));
+  ASSERT_TRUE(*done);
+  EXPECT_EQ(total, std::string("Subject: big\r\n\r\n").size() + 16384u * 65u);
+  EXPECT_GE(chunks, 16u);
+  EXPECT_LE(largest, 64u * 1024u);
 }
 
 // Debug logs show the dialogue but never a secret, in clear or base64.

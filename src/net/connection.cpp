@@ -210,8 +210,9 @@ asio::awaitable<Result<Connection::Answer>> Connection::roundtrip(const pop3::Co
 
 asio::awaitable<Result<pop3::Capabilities>> Connection::ask_capabilities() {
   std::string body;
-  auto answer =
-      co_await roundtrip(pop3::Command::capa(), [&body](std::string_view c) { body.append(c); });
+  const pop3::Command capa = pop3::Command::capa();
+  const BodySink collect = [&body](std::string_view c) { body.append(c); };
+  auto answer = co_await roundtrip(capa, collect);
   if (!answer) co_return std::move(answer).error();
   if (answer->refusal) co_return pop3::Capabilities{};  // an RFC 1939-only server
   co_return pop3::parse_capabilities(body);
@@ -223,7 +224,8 @@ asio::awaitable<Result<void>> Connection::run_login() {
   if (account_.security == Security::implicit_tls) {
     if (auto tls = co_await transport_->start_tls(); !tls) co_return tls;
   }
-  auto greeting = co_await read_answer({});
+  const BodySink no_body;
+  auto greeting = co_await read_answer(no_body);
   if (!greeting) co_return std::move(greeting).error();
   if (greeting->refusal) co_return std::move(*greeting->refusal);
   greeting_text_ = greeting->status.text;
@@ -238,7 +240,8 @@ asio::awaitable<Result<void>> Connection::run_login() {
     const bool stls_offered = capabilities_.stls || !capa_known;
     bool upgraded = false;
     if (stls_offered) {
-      auto answer = co_await roundtrip(pop3::Command::stls());
+      const pop3::Command stls = pop3::Command::stls();
+      auto answer = co_await roundtrip(stls);
       if (!answer) co_return std::move(answer).error();
       if (!answer->refusal) {
         // Whatever the server sent in clear after its +OK must not be taken for an answer.
@@ -280,13 +283,16 @@ asio::awaitable<Result<void>> Connection::authenticate() {
   if (account_.oauth_token) {
     auto token = account_.oauth_token();
     if (!token) co_return std::move(token).error();
-    if (caps.has_sasl("OAUTHBEARER"))
-      co_return co_await sasl_exchange(
-          AuthMethod::oauthbearer, "OAUTHBEARER",
-          pop3::sasl_oauthbearer(account_.user, account_.host, account_.port, *token));
-    if (caps.has_sasl("XOAUTH2"))
-      co_return co_await sasl_exchange(AuthMethod::xoauth2, "XOAUTH2",
-                                       pop3::sasl_xoauth2(account_.user, *token));
+    if (caps.has_sasl("OAUTHBEARER")) {
+      std::string response =
+          pop3::sasl_oauthbearer(account_.user, account_.host, account_.port, *token);
+      co_return co_await sasl_exchange(AuthMethod::oauthbearer, "OAUTHBEARER",
+                                       std::move(response));
+    }
+    if (caps.has_sasl("XOAUTH2")) {
+      std::string response = pop3::sasl_xoauth2(account_.user, *token);
+      co_return co_await sasl_exchange(AuthMethod::xoauth2, "XOAUTH2", std::move(response));
+    }
     co_return Error(Errc::auth_failed,
                     fmt::format("{} offers neither SASL OAUTHBEARER nor XOAUTH2, so the OAuth "
                                 "token cannot be used; configure a password instead",
@@ -298,25 +304,29 @@ asio::awaitable<Result<void>> Connection::authenticate() {
   auto password = account_.password();
   if (!password) co_return std::move(password).error();
 
-  if (caps.has_sasl("PLAIN"))
-    co_return co_await sasl_exchange(AuthMethod::sasl_plain, "PLAIN",
-                                     pop3::sasl_plain(account_.user, *password));
+  if (caps.has_sasl("PLAIN")) {
+    std::string response = pop3::sasl_plain(account_.user, *password);
+    co_return co_await sasl_exchange(AuthMethod::sasl_plain, "PLAIN", std::move(response));
+  }
   if (caps.has_sasl("LOGIN"))
     co_return co_await sasl_exchange(AuthMethod::sasl_login, "LOGIN", *password);
   const bool apop_usable = transport_->tls_active() && session_.apop_timestamp().has_value();
   if (caps.user || caps.entries.empty() || !apop_usable) {
-    auto user = co_await roundtrip(pop3::Command::user(account_.user));
+    const pop3::Command user_command = pop3::Command::user(account_.user);
+    auto user = co_await roundtrip(user_command);
     if (!user) co_return std::move(user).error();
     if (user->refusal) co_return std::move(*user->refusal);
-    auto pass = co_await roundtrip(pop3::Command::pass(*password));
+    const pop3::Command pass_command = pop3::Command::pass(*password);
+    auto pass = co_await roundtrip(pass_command);
     if (!pass) co_return std::move(pass).error();
     if (pass->refusal) co_return std::move(*pass->refusal);
     auth_method_ = AuthMethod::user_pass;
     co_return Result<void>{};
   }
   // APOP (MD5) only as a last resort and only inside TLS.
-  auto apop = co_await roundtrip(pop3::Command::apop(
-      account_.user, pop3::apop_digest(*session_.apop_timestamp(), *password)));
+  const pop3::Command apop_command = pop3::Command::apop(
+      account_.user, pop3::apop_digest(*session_.apop_timestamp(), *password));
+  auto apop = co_await roundtrip(apop_command);
   if (!apop) co_return std::move(apop).error();
   if (apop->refusal) co_return std::move(*apop->refusal);
   auth_method_ = AuthMethod::apop;
@@ -353,19 +363,23 @@ asio::awaitable<Result<void>> Connection::sasl_exchange(AuthMethod method, std::
       auth_method_ = method;
       co_return Result<void>{};
     }
-    // A "+ " challenge.
+    // A "+ " challenge. (Commands are built before co_await: GCC 12 mishandles some
+    // temporaries inside co_await expressions.)
+    pop3::Command reply;
     if (next < responses.size()) {
-      answer = co_await roundtrip(pop3::Command::auth_response(std::move(responses[next++])));
+      reply = pop3::Command::auth_response(std::move(responses[next++]));
     } else if (!failure_acknowledged) {
       // OAuth servers report a bad token as a challenge; acknowledge it to get the -ERR.
       failure_acknowledged = true;
-      answer = co_await roundtrip(pop3::Command::auth_response(
-          method == AuthMethod::oauthbearer ? pop3::sasl_oauthbearer_failure_ack() : ""));
+      std::string acknowledgement;
+      if (method == AuthMethod::oauthbearer) acknowledgement = pop3::sasl_oauthbearer_failure_ack();
+      reply = pop3::Command::auth_response(std::move(acknowledgement));
     } else {
       co_return Error(Errc::protocol_violation,
                       fmt::format("{} kept sending SASL challenges for {}",
                                   account_.display_name(), mechanism));
     }
+    answer = co_await roundtrip(reply);
   }
 }
 

@@ -127,8 +127,8 @@ asio::awaitable<Result<void>> Transport::connect() {
   if (closed_) co_return io_error({}, "starting");
   asio::ip::tcp::resolver resolver(deadline_.get_executor());
   arm(account_.connect_timeout, "connecting");
-  auto [resolve_ec, endpoints] = co_await resolver.async_resolve(
-      account_.host, std::to_string(account_.port), use_nothrow);
+  const std::string service = std::to_string(account_.port);
+  auto [resolve_ec, endpoints] = co_await resolver.async_resolve(account_.host, service, use_nothrow);
   if (resolve_ec) {
     disarm();
     if (timed_out_step_ != nullptr) co_return io_error(resolve_ec, "connecting");

@@ -171,6 +171,36 @@ TEST_F(ConnectionFakeTest, Xoauth2SendsTheTokenAfterTheContinuation) {
   EXPECT_EQ(commands[2], token_line);
 }
 
+TEST_F(ConnectionFakeTest, OauthbearerPreferredAndABadTokenIsAuthFailed) {
+  const std::string token_line =
+      pop3::sasl_oauthbearer("user", "127.0.0.1", 0, "expired");  // port fixed below
+  auto options = options_with(FakeTls::implicit);
+  options.capabilities = {"TOP", "UIDL", "SASL XOAUTH2 OAUTHBEARER"};
+  FakePop3Server server(options);
+  const std::string expected_line =
+      pop3::sasl_oauthbearer("user", server.host(), server.port(), "expired");
+  // The server rejects the token with an error challenge; the client must acknowledge it
+  // with the failure line and then gets the -ERR.
+  server.update([&](FakePop3Options& o) {
+    o.raw_responses = {{"AUTH OAUTHBEARER", "+ \r\n"},
+                       {expected_line, "+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=\r\n"},
+                       {pop3::sasl_oauthbearer_failure_ack(), "-ERR [AUTH] invalid token\r\n"}};
+  });
+  auto account = fake_account(server, Security::implicit_tls);
+  account.password = nullptr;
+  account.oauth_token = []() -> Result<std::string> { return std::string("expired"); };
+  auto opened = open(account);
+  ASSERT_TRUE(opened.has_value());
+  ASSERT_FALSE(*opened);
+  EXPECT_EQ(opened->error().code, Errc::auth_failed) << opened->error().describe();
+  const auto commands = server.commands(0);
+  ASSERT_EQ(commands.size(), 4u);
+  EXPECT_EQ(commands[1], "AUTH OAUTHBEARER");
+  EXPECT_EQ(commands[2], expected_line);
+  EXPECT_EQ(commands[3], pop3::sasl_oauthbearer_failure_ack());
+  EXPECT_NE(token_line, expected_line);
+}
+
 TEST_F(ConnectionFakeTest, InUseIsReportedAsInUse) {
   auto options = options_with(FakeTls::implicit);
   options.auth_result = FakeAuthResult::in_use;

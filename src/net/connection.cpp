@@ -175,11 +175,14 @@ asio::awaitable<Result<Connection::Answer>> Connection::read_answer(const BodySi
       case Kind::body_chunk:
         if (sink) sink(event.data);
         continue;
-      case Kind::body_end:
-        co_return Answer{status ? std::move(*status) : pop3::StatusLine{}, std::nullopt};
+      case Kind::body_end: {
+        Answer answer;
+        if (status) answer.status = std::move(*status);
+        co_return answer;
+      }
       case Kind::error:
-        co_return event.error ? *event.error
-                              : Error(Errc::protocol_violation, "unreadable POP3 answer");
+        if (event.error) co_return std::move(*event.error);
+        co_return Error(Errc::protocol_violation, "unreadable POP3 answer");
       case Kind::idle:
         co_return Error(Errc::protocol_violation,
                         fmt::format("{} sent data that answers no command",

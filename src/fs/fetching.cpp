@@ -84,6 +84,10 @@ void Filesystem::Impl::read_message(const MessageId& id, std::uint64_t offset, s
   }
   PendingRead read{offset, size, std::move(done)};
   if (auto it = fetches.find(id); it != fetches.end()) {
+    if (auto body = it->second->body) {  // complete, being stored: answer from memory
+      lock.unlock();
+      return read.done(slice(*body, read.offset, read.size));
+    }
     it->second->waiters.push_back(std::move(read));
     return;
   }
@@ -165,31 +169,21 @@ void Filesystem::Impl::on_fetch_done(const std::shared_ptr<BodyFetch>& fetch, Re
     return;
   }
 
-  std::string body = std::move(fetch->data);
-  bool listed = false;
-  {
-    std::lock_guard lock(mu);
-    listed = messages.count(fetch->id) != 0;
-  }
-  // Store only for messages still listed: a vanished message's body would never be read.
-  bool stored = false;
-  if (listed) {
-    auto writer = cache.begin_body(fetch->id);
-    if (writer && writer.value()->append(body) && writer.value()->commit()) stored = true;
-  }
-  std::shared_ptr<const std::string> presented;
-  if (options.lf) presented = std::make_shared<const std::string>(present(body));
+  // Readers get the bytes first (from memory), the cache gets them after: a reader never
+  // waits for the store's sync. Until the commit, readers are served from fetch->body.
+  auto raw = std::make_shared<const std::string>(std::move(fetch->data));
+  auto presented = options.lf ? std::make_shared<const std::string>(present(*raw)) : raw;
 
   Notes notes;
   std::vector<PendingRead> waiters;
-  std::vector<std::function<void(Result<void>)>> listeners;
+  bool listed = false;
   {
     std::lock_guard lock(mu);
+    fetch->body = presented;
     if (MessageState* s = mutable_state(fetch->id)) {
       const Attr before = message_attr(*s);
-      s->record.has_body = stored;
-      s->record.exact_size = body.size();
-      if (presented) {
+      s->record.exact_size = raw->size();
+      if (options.lf) {
         s->lf_size = presented->size();
         lf_bodies.emplace_back(fetch->id, presented);
         if (lf_bodies.size() > kLfBodiesKept) lf_bodies.pop_front();
@@ -197,14 +191,29 @@ void Filesystem::Impl::on_fetch_done(const std::shared_ptr<BodyFetch>& fetch, Re
       const Attr after = message_attr(*s);
       if (!before.size_exact || before.size != after.size) notes.inodes.push_back(after.ino);
     }
-    fetches.erase(fetch->id);
-    bytes_in_flight -= std::min(bytes_in_flight, fetch->list_size);
+    listed = messages.count(fetch->id) != 0;
     waiters = std::move(fetch->waiters);
-    listeners = std::move(fetch->listeners);
   }
   send(notes);
-  const std::string& content = presented ? *presented : body;
-  for (auto& w : waiters) w.done(slice(content, w.offset, w.size));
+  for (auto& w : waiters) w.done(slice(*presented, w.offset, w.size));
+
+  // Store only for messages still listed: a vanished message's body would never be read.
+  bool stored = false;
+  if (listed) {
+    auto writer = cache.begin_body(fetch->id);
+    if (writer && writer.value()->append(*raw) && writer.value()->commit()) stored = true;
+  }
+  std::vector<PendingRead> late;
+  std::vector<std::function<void(Result<void>)>> listeners;
+  {
+    std::lock_guard lock(mu);
+    if (MessageState* s = mutable_state(fetch->id)) s->record.has_body = stored;
+    fetches.erase(fetch->id);
+    bytes_in_flight -= std::min(bytes_in_flight, fetch->list_size);
+    late = std::move(fetch->waiters);  // none expected: readers use fetch->body meanwhile
+    listeners = std::move(fetch->listeners);
+  }
+  for (auto& w : late) w.done(slice(*presented, w.offset, w.size));
   for (auto& l : listeners) l(Result<void>{});
 }
 

@@ -57,6 +57,8 @@ struct BodyFetch {
   MessageId id;
   std::uint64_t list_size = 0;
   std::string data;  // filled by the maildrop's sink on its thread, read after done()
+  // Set once the whole message arrived (as presented, -o lf applied), while it is stored.
+  std::shared_ptr<const std::string> body;
   std::vector<PendingRead> waiters;
   std::vector<std::function<void(Result<void>)>> listeners;  // sync and the like
   bool retried = false;

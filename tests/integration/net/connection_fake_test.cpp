@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+#include <openssl/evp.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -199,6 +201,41 @@ TEST_F(ConnectionFakeTest, OauthbearerPreferredAndABadTokenIsAuthFailed) {
   EXPECT_EQ(commands[2], expected_line);
   EXPECT_EQ(commands[3], pop3::sasl_oauthbearer_failure_ack());
   EXPECT_NE(token_line, expected_line);
+}
+
+// MD5 hex via OpenSSL, independent of popfs's own APOP code.
+std::string md5_hex_independently(const std::string& text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(text.data(), text.size(), digest, &length, EVP_md5(), nullptr);
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+TEST_F(ConnectionFakeTest, ApopOnlyAsLastResortAndOnlyInsideTls) {
+  const std::string timestamp = "<1896.697170952@fake.example>";
+  const std::string apop_line = "APOP user " + md5_hex_independently(timestamp + "password");
+  auto options = options_with(FakeTls::implicit);
+  options.greeting = "+OK POP3 server ready " + timestamp;
+  options.capabilities = {"TOP", "UIDL"};  // neither USER nor SASL
+  options.raw_responses = {{apop_line, "+OK maildrop locked and ready\r\n"}};
+  FakePop3Server server(options);
+  std::shared_ptr<Connection> connection;
+  auto opened = open(fake_account(server, Security::implicit_tls), &connection);
+  ASSERT_TRUE(opened.has_value());
+  ASSERT_TRUE(*opened) << opened->error().describe();
+  EXPECT_EQ(connection->auth_method(), AuthMethod::apop);
+  EXPECT_EQ(server.commands(0).at(1), apop_line);
+
+  // The same server without TLS: APOP (MD5) is not used in clear.
+  auto plain_options = options;
+  plain_options.tls = FakeTls::none;
+  FakePop3Server plain_server(plain_options);
+  auto opened_plain = open(fake_account(plain_server, Security::plaintext));
+  ASSERT_TRUE(opened_plain.has_value());
+  for (const auto& line : plain_server.commands(0))
+    EXPECT_NE(line.rfind("APOP", 0), 0u) << "APOP sent without TLS";
 }
 
 TEST_F(ConnectionFakeTest, InUseIsReportedAsInUse) {

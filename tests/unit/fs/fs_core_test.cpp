@@ -131,6 +131,31 @@ TEST_F(FsTest, ConcurrentReadersShareOneRetrAndLaterReadsUseTheCache) {
   EXPECT_EQ(maildrop.retr_calls("a"), 1);
 }
 
+TEST_F(FsTest, ListingAndOtherFilesStayAvailableWhileADownloadIsStalled) {
+  maildrop.add("big", make_message("big", "1 Jan 2020 00:00 +0000", 2000));
+  maildrop.add("small", "tiny\r\n");
+  fs::FsOptions o;
+  o.prefetch_stubs = false;
+  o.prefix_read_min_size = 1ULL << 40;  // no TOP shortcut: the read must wait for RETR
+  start_fs(o);
+  ASSERT_TRUE(read_whole(ino_of("small.eml")).ok());
+  maildrop.hold_retrs(true);  // the server stalls in the middle of RETR
+  const auto big = ino_of("big.eml");
+  auto promise = std::make_shared<std::promise<Result<std::string>>>();
+  filesystem->read(big, 0, 4096, [promise](Result<std::string> r) { promise->set_value(std::move(r)); });
+  auto pending = promise->get_future();
+  // None of these may wait for the stalled download.
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(root_names().size(), 2u);
+  EXPECT_TRUE(filesystem->getattr(big).ok());
+  EXPECT_EQ(read(ino_of("small.eml"), 0, 100).value(), "tiny\r\n");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(1));
+  EXPECT_EQ(pending.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  maildrop.hold_retrs(false);
+  ASSERT_EQ(pending.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(pending.get().ok());
+}
+
 TEST_F(FsTest, ReadPastEndIsEmptyAndShortOnlyAtTheEnd) {
   maildrop.add("a", "0123456789");
   start_fs();

@@ -265,7 +265,8 @@ void Filesystem::shutdown() {
   }
   d.cv.notify_all();
   if (d.timer.joinable()) d.timer.join();
-  d.maildrop.shutdown();  // fails queued work; its completions land on the worker
+  d.maildrop.shutdown();  // fails queued work; no maildrop callback runs after this
+  d.store_worker.stop();  // finishes cache writes (which may post to the worker)
   d.worker.stop();
 }
 

@@ -129,7 +129,7 @@ std::shared_ptr<BodyFetch> Filesystem::Impl::start_fetch(const MessageId& id, st
   if (const MessageState* s = mutable_state(id)) fetch->list_size = s->record.list_size;
   if (waiter) fetch->waiters.push_back(std::move(*waiter));
   if (stopped) {
-    worker.post([this, fetch] { on_fetch_done(fetch, Error(Errc::cancelled, "popfs is shutting down")); });
+    worker.post([this, fetch] { on_fetch_failed(fetch, Error(Errc::cancelled, "popfs is shutting down")); });
     fetches[id] = fetch;
     bytes_in_flight += fetch->list_size;
     return fetch;
@@ -145,30 +145,32 @@ void Filesystem::Impl::issue_retr(const std::shared_ptr<BodyFetch>& fetch) {
   maildrop.retr(
       fetch->id, [fetch](std::string_view chunk) { fetch->data.append(chunk); },
       [this, fetch](Result<void> result) {
-        worker.post([this, fetch, result = std::move(result)]() mutable { on_fetch_done(fetch, std::move(result)); });
+        // Success is handled right here on the maildrop's thread (replies only, no disk):
+        // readers must not queue behind the cache writes of other messages.
+        if (result) return on_body_arrived(fetch);
+        worker.post([this, fetch, result = std::move(result)]() mutable { on_fetch_failed(fetch, std::move(result)); });
       });
 }
 
-void Filesystem::Impl::on_fetch_done(const std::shared_ptr<BodyFetch>& fetch, Result<void> result) {
-  if (!result) {
-    std::unique_lock lock(mu);
-    // A cut download is thrown away; one more try for readers waiting on it.
-    if (!fetch->retried && !stopped && !fetch->waiters.empty() && worth_retrying(result.error())) {
-      fetch->retried = true;
-      issue_retr(fetch);
-      return;
-    }
-    fetches.erase(fetch->id);
-    bytes_in_flight -= std::min(bytes_in_flight, fetch->list_size);
-    set_last_error(result.error());
-    auto waiters = std::move(fetch->waiters);
-    auto listeners = std::move(fetch->listeners);
-    lock.unlock();
-    for (auto& w : waiters) w.done(read_error(result.error()));
-    for (auto& l : listeners) l(result.error());
+void Filesystem::Impl::on_fetch_failed(const std::shared_ptr<BodyFetch>& fetch, Result<void> result) {
+  std::unique_lock lock(mu);
+  // A cut download is thrown away; one more try for readers waiting on it.
+  if (!fetch->retried && !stopped && !fetch->waiters.empty() && worth_retrying(result.error())) {
+    fetch->retried = true;
+    issue_retr(fetch);
     return;
   }
+  fetches.erase(fetch->id);
+  bytes_in_flight -= std::min(bytes_in_flight, fetch->list_size);
+  set_last_error(result.error());
+  auto waiters = std::move(fetch->waiters);
+  auto listeners = std::move(fetch->listeners);
+  lock.unlock();
+  for (auto& w : waiters) w.done(read_error(result.error()));
+  for (auto& l : listeners) l(result.error());
+}
 
+void Filesystem::Impl::on_body_arrived(const std::shared_ptr<BodyFetch>& fetch) {
   // Readers get the bytes first (from memory), the cache gets them after: a reader never
   // waits for the store's sync. Until the commit, readers are served from fetch->body.
   auto raw = std::make_shared<const std::string>(std::move(fetch->data));
@@ -176,7 +178,6 @@ void Filesystem::Impl::on_fetch_done(const std::shared_ptr<BodyFetch>& fetch, Re
 
   Notes notes;
   std::vector<PendingRead> waiters;
-  bool listed = false;
   {
     std::lock_guard lock(mu);
     fetch->body = presented;
@@ -191,17 +192,24 @@ void Filesystem::Impl::on_fetch_done(const std::shared_ptr<BodyFetch>& fetch, Re
       const Attr after = message_attr(*s);
       if (!before.size_exact || before.size != after.size) notes.inodes.push_back(after.ino);
     }
-    listed = messages.count(fetch->id) != 0;
     waiters = std::move(fetch->waiters);
   }
   send(notes);
   for (auto& w : waiters) w.done(slice(*presented, w.offset, w.size));
+  store_worker.post([this, fetch, raw] { store_body(fetch, *raw); });
+}
 
+void Filesystem::Impl::store_body(const std::shared_ptr<BodyFetch>& fetch, const std::string& raw) {
+  bool listed = false;
+  {
+    std::lock_guard lock(mu);
+    listed = messages.count(fetch->id) != 0;
+  }
   // Store only for messages still listed: a vanished message's body would never be read.
   bool stored = false;
   if (listed) {
     auto writer = cache.begin_body(fetch->id);
-    if (writer && writer.value()->append(*raw) && writer.value()->commit()) stored = true;
+    if (writer && writer.value()->append(raw) && writer.value()->commit()) stored = true;
   }
   std::vector<PendingRead> late;
   std::vector<std::function<void(Result<void>)>> listeners;
@@ -213,7 +221,7 @@ void Filesystem::Impl::on_fetch_done(const std::shared_ptr<BodyFetch>& fetch, Re
     late = std::move(fetch->waiters);  // none expected: readers use fetch->body meanwhile
     listeners = std::move(fetch->listeners);
   }
-  for (auto& w : late) w.done(slice(*presented, w.offset, w.size));
+  for (auto& w : late) w.done(slice(*fetch->body, w.offset, w.size));
   for (auto& l : listeners) l(Result<void>{});
 }
 
@@ -288,7 +296,11 @@ void Filesystem::Impl::fetch_stub(const MessageId& id, std::function<void(Result
     return;
   }
   if (auto it = stub_fetches.find(id); it != stub_fetches.end()) {
-    if (done) it->second->waiters.push_back(std::move(done));
+    if (auto text = it->second->text) {  // arrived, being stored
+      if (done) worker.post([done, text] { done(*text); });
+    } else if (done) {
+      it->second->waiters.push_back(std::move(done));
+    }
     return;
   }
   if (top_unsupported || stopped) {
@@ -300,35 +312,34 @@ void Filesystem::Impl::fetch_stub(const MessageId& id, std::function<void(Result
   auto fetch = std::make_shared<StubFetch>();
   if (done) fetch->waiters.push_back(std::move(done));
   stub_fetches[id] = fetch;
-  maildrop.top(id, 0, [this, id](Result<std::string> text) {
-    worker.post([this, id, text = std::move(text)]() mutable { on_stub_done(id, std::move(text)); });
-  });
+  maildrop.top(id, 0, [this, id](Result<std::string> text) { on_stub_arrived(id, std::move(text)); });
 }
 
-void Filesystem::Impl::on_stub_done(const MessageId& id, Result<std::string> result) {
+// On the maildrop's thread: memory and replies only; the cache write goes to store_worker.
+void Filesystem::Impl::on_stub_arrived(const MessageId& id, Result<std::string> result) {
   std::optional<std::int64_t> date;
-  bool stored = false;
+  std::shared_ptr<const std::string> text;
   if (result) {
     if (auto field = header_field(*result, "Date")) date = parse_mail_date(*field);
-    bool listed = false;
-    {
-      std::lock_guard lock(mu);
-      listed = messages.count(id) != 0;
-    }
-    if (listed) stored = cache.put_stub(id, *result, date).ok();
+    text = std::make_shared<const std::string>(std::move(*result));
   }
   Notes notes;
   std::vector<std::function<void(Result<std::string>)>> waiters;
+  bool listed = false;
   {
     std::lock_guard lock(mu);
-    if (auto it = stub_fetches.find(id); it != stub_fetches.end()) {
+    auto it = stub_fetches.find(id);
+    if (it != stub_fetches.end()) {
       waiters = std::move(it->second->waiters);
-      stub_fetches.erase(it);
+      if (text) {
+        it->second->text = text;
+      } else {
+        stub_fetches.erase(it);
+      }
     }
-    if (result) {
+    if (text) {
       if (MessageState* s = mutable_state(id)) {
-        s->record.has_stub = stored;
-        s->stub_size = present(*result).size();
+        s->stub_size = present(*text).size();
         if (date) s->record.mtime = *date;
         notes.inodes.push_back(message_inode(s->record));
         notes.inodes.push_back(stub_inode(s->record));
@@ -336,10 +347,24 @@ void Filesystem::Impl::on_stub_done(const MessageId& id, Result<std::string> res
     } else if (result.error().code == Errc::unsupported) {
       top_unsupported = true;
     }
+    listed = messages.count(id) != 0;
     pump_stub_queue();
   }
   send(notes);
-  for (auto& w : waiters) w(result);
+  for (auto& w : waiters) {
+    if (text) {
+      w(*text);
+    } else {
+      w(result.error());
+    }
+  }
+  if (!text) return;
+  store_worker.post([this, id, text, date, listed] {
+    const bool stored = listed && cache.put_stub(id, *text, date).ok();
+    std::lock_guard lock(mu);
+    if (MessageState* s = mutable_state(id)) s->record.has_stub = stored;
+    stub_fetches.erase(id);
+  });
 }
 
 void Filesystem::Impl::pump_stub_queue() {

@@ -66,6 +66,7 @@ struct BodyFetch {
 
 struct StubFetch {
   std::vector<std::function<void(Result<std::string>)>> waiters;
+  std::shared_ptr<const std::string> text;  // set once it arrived, while it is stored
 };
 
 struct Filesystem::Impl {
@@ -74,7 +75,8 @@ struct Filesystem::Impl {
   mailbox::Maildrop& maildrop;
   store::Cache& cache;
   const FsOptions options;
-  Worker worker;
+  Worker worker;        // completions and local work
+  Worker store_worker;  // cache writes (bodies, stubs), so replies never wait for a sync
 
   std::mutex mu;
   std::condition_variable cv;  // deletions committed, shutdown, timer changes
@@ -143,10 +145,12 @@ struct Filesystem::Impl {
   // fetching.cpp
   std::shared_ptr<BodyFetch> start_fetch(const MessageId& id, std::optional<PendingRead> waiter);  // mu held
   void issue_retr(const std::shared_ptr<BodyFetch>& fetch);
-  void on_fetch_done(const std::shared_ptr<BodyFetch>& fetch, Result<void> result);  // worker
+  void on_body_arrived(const std::shared_ptr<BodyFetch>& fetch);  // maildrop thread
+  void store_body(const std::shared_ptr<BodyFetch>& fetch, const std::string& raw);  // store_worker
+  void on_fetch_failed(const std::shared_ptr<BodyFetch>& fetch, Result<void> result);  // worker
   void prefetch_after(std::size_t index);                                           // mu held
   void fetch_stub(const MessageId& id, std::function<void(Result<std::string>)> done);  // mu held
-  void on_stub_done(const MessageId& id, Result<std::string> result);               // worker
+  void on_stub_arrived(const MessageId& id, Result<std::string> result);  // maildrop thread
   void pump_stub_queue();                                                           // mu held
   void read_message(const MessageId& id, std::uint64_t offset, std::size_t size,
                     ReadDone done, bool allow_prefix = true);  // without mu

@@ -69,6 +69,7 @@ void Filesystem::Impl::on_listing(Result<mailbox::Listing> listing) {
     {
       std::lock_guard lock(mu);
       set_last_error(e);
+      server_reachable = false;
       refresh_in_flight = false;
       waiters = std::move(refresh_waiters);
     }
@@ -119,6 +120,7 @@ void Filesystem::Impl::on_listing(Result<mailbox::Listing> listing) {
     }
     last_refresh = std::chrono::system_clock::now();
     last_error.clear();
+    server_reachable = true;
     refresh_in_flight = false;
     waiters = std::move(refresh_waiters);
     if (options.prefetch_stubs) {

@@ -347,6 +347,8 @@ void Filesystem::Impl::on_stub_arrived(const MessageId& id, Result<std::string> 
     } else if (result.error().code == Errc::unsupported) {
       top_unsupported = true;
     }
+    // Attribute calls wait for stubs only while the server answers.
+    server_reachable = text || result.error().code == Errc::message_gone || result.error().code == Errc::unsupported;
     listed = messages.count(id) != 0;
     pump_stub_queue();
   }

@@ -296,6 +296,51 @@ Result<Attr> Filesystem::getattr(std::uint64_t ino) {
   return Error(Errc::not_found, "no such inode");
 }
 
+std::optional<MessageId> Filesystem::Impl::stub_to_wait_for(std::uint64_t ino) const {
+  if (!options.wait_for_stubs || top_unsupported || stopped || !server_reachable) return std::nullopt;
+  const NodeKind kind = kind_of(ino);
+  if (kind != NodeKind::message && kind != NodeKind::stub) return std::nullopt;
+  const MessageState* s = state_of(ino);
+  if (s == nullptr || s->record.has_stub || s->stub_size) return std::nullopt;
+  return s->record.id;
+}
+
+void Filesystem::lookup(std::uint64_t parent, std::string name, AttrDone done) {
+  auto& d = *impl_;
+  {
+    std::lock_guard lock(d.mu);
+    std::optional<MessageId> wait;
+    if ((parent == kRootInode || parent == kHeadersInode) && name != kHeadersDirName) {
+      if (auto it = d.by_name.find(name); it != d.by_name.end()) {
+        const MessageState& s = d.messages.at(it->second);
+        wait = d.stub_to_wait_for(Impl::message_inode(s.record));
+      }
+    }
+    if (wait) {
+      d.note_activity();
+      // Whatever the stub fetch gives, answer then (a failure leaves mtime = first_seen).
+      d.fetch_stub(*wait, [this, parent, name = std::move(name), done = std::move(done)](Result<std::string>) {
+        done(lookup(parent, name));
+      });
+      return;
+    }
+  }
+  done(lookup(parent, name));
+}
+
+void Filesystem::getattr(std::uint64_t ino, AttrDone done) {
+  auto& d = *impl_;
+  {
+    std::lock_guard lock(d.mu);
+    if (auto wait = d.stub_to_wait_for(ino)) {
+      d.note_activity();
+      d.fetch_stub(*wait, [this, ino, done = std::move(done)](Result<std::string>) { done(getattr(ino)); });
+      return;
+    }
+  }
+  done(getattr(ino));
+}
+
 Result<std::vector<DirEntry>> Filesystem::read_directory(std::uint64_t ino) {
   auto& d = *impl_;
   std::lock_guard lock(d.mu);

@@ -99,6 +99,7 @@ struct Filesystem::Impl {
   std::map<MessageId, std::shared_ptr<StubFetch>> stub_fetches;
   std::deque<MessageId> stub_queue;  // background stub prefetch
   bool top_unsupported = false;
+  bool server_reachable = true;  // last contact worked: worth waiting for a stub
   std::optional<MessageId> last_read;
   // -o lf: converted bodies of recently read messages.
   std::deque<std::pair<MessageId, std::shared_ptr<const std::string>>> lf_bodies;
@@ -134,6 +135,8 @@ struct Filesystem::Impl {
   void drop_orphan_if_unused(std::uint64_t ino);
   std::optional<std::string> hide(const MessageId& id);  // returns the name it had
   void note_activity() { activity = true; }
+  // The id whose stub the kernel-facing attribute calls should wait for, if any.
+  std::optional<MessageId> stub_to_wait_for(std::uint64_t ino) const;
 
   // Notifications collected under mu, sent after unlocking.
   struct Notes {

@@ -63,10 +63,12 @@ void reply_error(fuse_req_t req, const Error& e) { fuse_reply_err(req, e.to_errn
 // ---- names and attributes ----
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  auto attr = core(req).lookup(parent, name);
-  if (!attr) return reply_error(req, attr.error());
-  const fuse_entry_param e = to_entry(*attr);
-  if (fuse_reply_entry(req, &e) != 0) core(req).forget(attr->ino, 1);  // the kernel never got it
+  fs::Filesystem& filesystem = core(req);
+  filesystem.lookup(parent, std::string(name), [req, &filesystem](Result<fs::Attr> attr) {
+    if (!attr) return reply_error(req, attr.error());
+    const fuse_entry_param e = to_entry(*attr);
+    if (fuse_reply_entry(req, &e) != 0) filesystem.forget(attr->ino, 1);  // the kernel never got it
+  });
 }
 
 void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
@@ -80,10 +82,11 @@ void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 }
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  auto attr = core(req).getattr(ino);
-  if (!attr) return reply_error(req, attr.error());
-  const struct stat st = to_stat(*attr);
-  fuse_reply_attr(req, &st, attr->attr_timeout);
+  core(req).getattr(ino, [req](Result<fs::Attr> attr) {
+    if (!attr) return reply_error(req, attr.error());
+    const struct stat st = to_stat(*attr);
+    fuse_reply_attr(req, &st, attr->attr_timeout);
+  });
 }
 
 void op_access(fuse_req_t req, fuse_ino_t ino, int mask) {
@@ -247,6 +250,9 @@ void op_init(void*, fuse_conn_info* conn) {
   // Readers of one file run in parallel; the page cache serves repeated reads.
   if ((conn->capable & FUSE_CAP_ASYNC_READ) != 0) conn->want |= FUSE_CAP_ASYNC_READ;
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_WRITEBACK_CACHE);
+  // Plain readdir: `ls` needs names only and must not wait; attributes come from lookup,
+  // which may wait for a header stub (see Filesystem::lookup).
+  conn->want &= ~static_cast<unsigned>(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
 }
 
 fuse_lowlevel_ops make_ops() {

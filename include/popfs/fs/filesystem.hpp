@@ -111,6 +111,13 @@ class Filesystem {
   void add_lookup(std::uint64_t ino, std::uint64_t count = 1);
   void forget(std::uint64_t ino, std::uint64_t nlookup);
   Result<Attr> getattr(std::uint64_t ino);
+  // The same, for the kernel: when the message's header stub was never fetched (and the
+  // server is reachable), they first fetch it (TOP n 0), so st_mtime (Date:) and a stub's
+  // st_size are final the first time a program sees them; tar and rsync then see no change
+  // between stat and read. `done` may run inline or later on a core thread.
+  using AttrDone = std::function<void(Result<Attr>)>;
+  void lookup(std::uint64_t parent, std::string name, AttrDone done);
+  void getattr(std::uint64_t ino, AttrDone done);
   // Every entry of a directory, "." and ".." first, messages in server order. From memory.
   Result<std::vector<DirEntry>> read_directory(std::uint64_t ino);
   // accmode_flags: the open(2) flags; anything but read-only fails with EROFS.

@@ -20,6 +20,9 @@ struct FsOptions {
   // Header stubs (TOP n 0) are fetched in the background after each listing so `ls -l`
   // has mtimes without waiting.
   bool prefetch_stubs = true;
+  // The kernel-facing lookup/getattr wait for a message's stub the first time (see
+  // Filesystem::lookup with a callback); off: they answer at once with first_seen as mtime.
+  bool wait_for_stubs = true;
   std::uint32_t max_stub_requests_in_flight = 256;
 
   // Read-ahead for sequential readers (cp -r, tar, grep -r): when a body is read, RETRs for

@@ -290,6 +290,46 @@ TEST_F(FsTest, StubsArePrefetchedAfterAListingAndMtimeFallsBackToFirstSeen) {
   EXPECT_GE(filesystem->getattr(ino_of("b.eml")).value().mtime, before);
 }
 
+TEST_F(FsTest, KernelLookupWaitsForTheStubSoMtimeAndStubSizeAreFinalAtOnce) {
+  const std::string content = make_message("a", "Tue, 3 Jan 2006 00:00:00 +0000", 5);
+  maildrop.add("a", content);
+  fs::FsOptions o;
+  o.prefetch_stubs = false;  // nothing fetched in the background: the lookup must do it
+  start_fs(o);
+  auto attr_of = [&](auto call) {
+    std::promise<Result<fs::Attr>> p;
+    call([&](Result<fs::Attr> r) { p.set_value(std::move(r)); });
+    auto f = p.get_future();
+    EXPECT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    return f.get();
+  };
+  auto stub = attr_of([&](auto done) { filesystem->lookup(fs::kHeadersInode, "a.eml", done); });
+  ASSERT_TRUE(stub.ok());
+  EXPECT_EQ(stub->size, content.find("\r\n\r\n") + 4);
+  EXPECT_TRUE(stub->size_exact);
+  EXPECT_EQ(stub->mtime, 1136246400);
+  auto message = attr_of([&](auto done) { filesystem->getattr(ino_of("a.eml"), done); });
+  EXPECT_EQ(message.value().mtime, 1136246400);
+  EXPECT_EQ(maildrop.top_calls(), 1);
+  EXPECT_EQ(maildrop.retr_calls(), 0);
+}
+
+TEST_F(FsTest, KernelLookupDoesNotWaitForStubsWhileOffline) {
+  maildrop.add("a", make_message("a", "Tue, 3 Jan 2006 00:00:00 +0000", 5));
+  fs::FsOptions o;
+  o.prefetch_stubs = false;
+  start_fs(o);
+  maildrop.set_offline(true);
+  refresh_now();  // fails: the server is now known to be unreachable
+  const int tops = maildrop.top_calls();
+  std::promise<Result<fs::Attr>> p;
+  filesystem->lookup(fs::kRootInode, "a.eml", [&](Result<fs::Attr> r) { p.set_value(std::move(r)); });
+  auto f = p.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::ready);  // answered inline
+  EXPECT_NE(f.get().value().mtime, 1136246400);  // first_seen
+  EXPECT_EQ(maildrop.top_calls(), tops);
+}
+
 TEST_F(FsTest, ExtendedAttributesComeFromTheStub) {
   maildrop.add("u1", make_message("hello", "Tue, 3 Jan 2006 00:00:00 +0000", 1,
                                   "X-Folded: a\r\n b\r\n"));

@@ -204,6 +204,23 @@ TEST_F(CliErrors, MalformedUrlExits1) {
   EXPECT_NE(r.err.find("imap"), std::string::npos) << r.err;
 }
 
+TEST_F(CliErrors, ForegroundMountReportsTheSameExitCodes) {
+  const std::uint16_t port = free_loopback_port();
+  const auto r = mount(pop3s_url("u", "127.0.0.1", port), {"-f", "--password-file", password_file.string()});
+  EXPECT_EQ(r.exit_code, kConnection) << r.describe();
+  EXPECT_TRUE(contains_nocase(r.err, "refused")) << r.err;
+}
+
+TEST_F(CliErrors, ControlCommandsOnADirectoryThatIsNotMountedExit5) {
+  for (const char* command : {"umount", "status", "refresh"}) {
+    const auto r = env.run({command, mountpoint.string()});
+    EXPECT_EQ(r.exit_code, kMount) << command << "\n" << r.describe();
+    EXPECT_NE(r.err.find(mountpoint.string()), std::string::npos) << command << "\n" << r.err;
+    EXPECT_TRUE(contains_nocase(r.err, "not mounted") || contains_nocase(r.err, "no popfs daemon"))
+        << command << "\n" << r.err;
+  }
+}
+
 TEST(CliHelp, HelpAndVersionExit0) {
   CliEnvironment env;
   const auto help = env.run({"--help"});

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <cerrno>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -309,6 +311,123 @@ TEST_F(CliMountSmall, HiddenDevFuseExits5AndNamesFuse) {
   EXPECT_EQ(r.exit_code, kMount) << r.describe();
   EXPECT_TRUE(contains_nocase(r.err, "fuse")) << r.err;
   EXPECT_FALSE(is_mounted(mountpoint));
+}
+
+TEST_F(CliMountSmall, MissingDevFuseExits5AndSaysFuseIsNotAvailable) {
+  // A private mount namespace whose /dev has no fuse device at all (a container without
+  // --device /dev/fuse); /dev/null and /dev/urandom are recreated for popfs itself.
+  std::string command =
+      "mount -t tmpfs tmpfs /dev && mknod -m 666 /dev/null c 1 3 && mknod -m 666 /dev/urandom c 1 9 && exec '" +
+      std::string(POPFS_BINARY) + "' mount";
+  for (const auto& arg : connection_args()) command += " '" + arg + "'";
+  command += " '" + url() + "' '" + mountpoint.string() + "'";
+  const auto r = env.run_program({"unshare", "-m", "--propagation", "private", "sh", "-c", command}, 90s);
+  EXPECT_EQ(r.exit_code, kMount) << r.describe();
+  EXPECT_NE(r.err.find("FUSE"), std::string::npos) << r.err;
+  EXPECT_TRUE(contains_nocase(r.err, "not available")) << r.err;
+  EXPECT_NE(r.err.find("/dev/fuse"), std::string::npos) << r.err;
+  EXPECT_FALSE(is_mounted(mountpoint));
+}
+
+TEST_F(CliMountSmall, NamedAccountFromTheDefaultConfigFileWithLfOption) {
+  const auto expected = fetch_all_independently(dovecot);
+  ASSERT_EQ(expected.size(), 5u);
+  std::filesystem::create_directories(env.root() / "home/.config/popfs");
+  write_file(env.root() / "home/.config/popfs/config.toml",
+             "[accounts.work]\n"
+             "url = \"" + url() + "\"\n"
+             "ca_file = \"" + dovecot.ca_file() + "\"\n"
+             "password_file = \"" + dovecot.password_file().string() + "\"\n"
+             "cache_dir = \"" + cache_dir.string() + "\"\n"
+             "lf = true\n");
+  const auto r = env.run({"mount", "work", mountpoint.string()}, 90s);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  for (const auto& message : expected) {
+    std::string lf;
+    for (std::size_t i = 0; i < message.content.size(); ++i) {
+      if (message.content[i] == '\r' && i + 1 < message.content.size() && message.content[i + 1] == '\n') continue;
+      lf += message.content[i];
+    }
+    ASSERT_NE(lf, message.content) << "the corpus message has no CRLF to turn into LF";
+    const auto file = mountpoint / file_name_for(message.uidl);
+    EXPECT_TRUE(read_all(file) == lf) << file << " is not the LF form of the message";
+  }
+  const auto status = env.run({"status", mountpoint.string()});
+  EXPECT_NE(status.out.find(url()), std::string::npos) << status.describe();
+  umount_and_expect_daemon_gone();
+}
+
+TEST_F(CliMountSmall, ReadOnlyMountRefusesRmAndDeletesNothing) {
+  std::vector<std::string> argv = {"mount", "-o", "ro"};
+  const auto connection = connection_args();
+  argv.insert(argv.end(), connection.begin(), connection.end());
+  argv.push_back(url());
+  argv.push_back(mountpoint.string());
+  const auto r = env.run(argv, 90s);
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  const auto names = eml_files(mountpoint);
+  ASSERT_EQ(names.size(), 5u);
+  std::error_code error;
+  EXPECT_FALSE(std::filesystem::remove(mountpoint / names[0], error));
+  EXPECT_EQ(error.value(), EROFS) << error.message();
+  EXPECT_EQ(eml_files(mountpoint).size(), 5u);
+  umount_and_expect_daemon_gone();
+  EXPECT_EQ(dovecot.maildir_message_count(), 5u);
+}
+
+// commands.cpp handles "no daemon answers": popfs umount must unmount the dead mount itself.
+TEST_F(CliMountSmall, PopfsUmountCleansUpTheMountOfAKilledDaemon) {
+  const auto r = mount();
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  const auto daemons = processes_mentioning(mountpoint.string());
+  ASSERT_EQ(daemons.size(), 1u);
+  ASSERT_EQ(::kill(daemons[0], SIGKILL), 0);
+  ASSERT_TRUE(wait_process_gone(daemons[0], 10s));
+  ASSERT_TRUE(is_mounted(mountpoint)) << "the kernel keeps a dead FUSE mount until someone unmounts it";
+  // What a user finds later: once the kernel's cached attributes expire, even stat fails.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        struct stat info {};
+        return ::stat(mountpoint.c_str(), &info) != 0 && errno == ENOTCONN;
+      },
+      30s));
+
+  const auto dead = env.run({"umount", mountpoint.string()}, 90s);
+  EXPECT_EQ(dead.exit_code, 0) << dead.describe();
+  EXPECT_FALSE(is_mounted(mountpoint)) << dead.describe();
+  // And the directory is usable again: a new mount works.
+  if (is_mounted(mountpoint)) env.run_program({"fusermount3", "-u", mountpoint.string()});
+  const auto again = mount();
+  EXPECT_EQ(again.exit_code, 0) << again.describe();
+  EXPECT_EQ(eml_files(mountpoint).size(), 5u);
+  umount_and_expect_daemon_gone();
+}
+
+TEST_F(CliMountSmall, DeletionQueuedBeforeKillDashNineIsCommittedByTheNextMount) {
+  const auto uidls = dovecot.uidls();
+  ASSERT_EQ(uidls.size(), 5u);
+  const auto r = mount();
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  const auto daemons = processes_mentioning(mountpoint.string());
+  ASSERT_EQ(daemons.size(), 1u);
+  ASSERT_TRUE(std::filesystem::remove(mountpoint / file_name_for(uidls[2])));
+  ASSERT_EQ(::kill(daemons[0], SIGKILL), 0);
+  ASSERT_TRUE(wait_process_gone(daemons[0], 10s));
+
+  const auto fusermount = env.run_program({"fusermount3", "-u", mountpoint.string()});
+  EXPECT_EQ(fusermount.exit_code, 0) << fusermount.describe();
+  ASSERT_FALSE(is_mounted(mountpoint));
+
+  const auto again = mount();
+  ASSERT_EQ(again.exit_code, 0) << again.describe();
+  const auto names = eml_files(mountpoint);
+  EXPECT_EQ(names.size(), 4u);
+  EXPECT_TRUE(std::find(names.begin(), names.end(), file_name_for(uidls[2])) == names.end())
+      << "the message rm'd before the crash is listed again";
+  umount_and_expect_daemon_gone();
+  EXPECT_EQ(dovecot.maildir_message_count(), 4u);
+  const std::vector<std::string> expected = {uidls[0], uidls[1], uidls[3], uidls[4]};
+  EXPECT_EQ(uidls_independently(pop3s_endpoint(dovecot)), expected);
 }
 
 TEST_F(CliMountSmall, PasswordIsNeitherInTheDaemonsArgvNorInItsDebugLog) {

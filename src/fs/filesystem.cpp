@@ -259,6 +259,15 @@ void Filesystem::forget(std::uint64_t ino, std::uint64_t nlookup) {
 }
 
 Result<Attr> Filesystem::getattr(std::uint64_t ino) {
+  auto attr = getattr_now(ino);
+  if (attr) {
+    std::lock_guard lock(impl_->mu);
+    attr->awaiting_stub = impl_->stub_to_wait_for(ino).has_value();
+  }
+  return attr;
+}
+
+Result<Attr> Filesystem::getattr_now(std::uint64_t ino) {
   auto& d = *impl_;
   std::unique_lock lock(d.mu);
   d.note_activity();

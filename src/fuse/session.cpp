@@ -140,12 +140,18 @@ void read_directory(fuse_req_t req, size_t size, off_t offset, fuse_file_info* f
     } else {
       auto attr = core(req).getattr(entry.ino);
       if (!attr) continue;  // vanished since opendir
-      e = to_entry(*attr);
+      if (attr->awaiting_stub) {
+        // Name only (ino 0: the kernel links nothing); its lookup waits for the stub.
+        e.attr.st_ino = entry.ino;
+        e.attr.st_mode = S_IFREG;
+      } else {
+        e = to_entry(*attr);
+      }
     }
     needed = fuse_add_direntry_plus(req, buffer.data() + used, size - used, entry.name.c_str(), &e, next);
     if (needed > size - used) break;
     used += needed;
-    if (!dot) core(req).add_lookup(entry.ino);  // the kernel now holds a reference
+    if (e.ino != 0) core(req).add_lookup(entry.ino);  // the kernel now holds a reference
   }
   fuse_reply_buf(req, buffer.data(), used);
 }
@@ -250,9 +256,6 @@ void op_init(void*, fuse_conn_info* conn) {
   // Readers of one file run in parallel; the page cache serves repeated reads.
   if ((conn->capable & FUSE_CAP_ASYNC_READ) != 0) conn->want |= FUSE_CAP_ASYNC_READ;
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_WRITEBACK_CACHE);
-  // Plain readdir: `ls` needs names only and must not wait; attributes come from lookup,
-  // which may wait for a header stub (see Filesystem::lookup).
-  conn->want &= ~static_cast<unsigned>(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
 }
 
 fuse_lowlevel_ops make_ops() {

@@ -42,6 +42,9 @@ struct Attr {
   bool size_exact = false;     // false while st_size is the LIST size (or unknown)
   double attr_timeout = 0.0;   // seconds the kernel may cache these attributes
   double entry_timeout = 0.0;  // seconds the kernel may cache the name -> inode binding
+  // The kernel-facing lookup/getattr would first fetch the header stub (mtime and a stub's
+  // size are not final yet): readdirplus leaves such entries to a lookup.
+  bool awaiting_stub = false;
 };
 
 struct DirEntry {
@@ -137,6 +140,7 @@ class Filesystem {
   void listxattr(std::uint64_t ino, XattrListDone done);
 
  private:
+  Result<Attr> getattr_now(std::uint64_t ino);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

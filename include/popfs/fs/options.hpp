@@ -43,8 +43,9 @@ struct FsOptions {
 
   // Kernel cache timeouts (seconds) for names and for attributes that are exact. Attributes
   // that are provisional (LIST size before the first fetch) always get 0.
-  double entry_timeout = 1.0;
-  double attr_timeout = 1.0;
+  // Every change is also pushed to the kernel (KernelNotifier), so these can be long.
+  double entry_timeout = 60.0;
+  double attr_timeout = 60.0;
 };
 
 }  // namespace popfs::fs

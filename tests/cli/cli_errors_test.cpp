@@ -58,7 +58,12 @@ class CliErrors : public ::testing::Test {
     return env.run(argv, 60s, extra_env);
   }
 
-  void TearDown() override { EXPECT_FALSE(is_mounted(mountpoint)) << "a failed mount left a mount behind"; }
+  void TearDown() override {
+    EXPECT_FALSE(is_mounted(mountpoint)) << "a failed mount left a mount behind";
+    // A failed `popfs mount` leaves no daemon behind either.
+    EXPECT_TRUE(wait_until([&] { return processes_mentioning(mountpoint.string()).empty(); }, 10s))
+        << "a process naming the mountpoint is still running";
+  }
 };
 
 TEST_F(CliErrors, UnknownHostExits3AndSaysTheHostWasNotFound) {

@@ -108,6 +108,17 @@ class CliMount : public ::testing::Test {
         << "the daemon is still running after popfs umount";
   }
 
+  // Mounts once so the cache holds the listing (no bodies), unmounts, stops Dovecot and
+  // mounts again: popfs must start offline from the cache.
+  void mount_offline_with_cached_listing() {
+    const auto online = mount();
+    ASSERT_EQ(online.exit_code, 0) << online.describe();
+    umount_and_expect_daemon_gone();
+    dovecot.stop();
+    const auto offline = mount();
+    ASSERT_EQ(offline.exit_code, 0) << "a mount with a cached listing must work offline\n" << offline.describe();
+  }
+
   void TearDown() override {
     const std::string leftovers = guard.cleanup();
     EXPECT_FALSE(is_mounted(mountpoint)) << leftovers;
@@ -427,6 +438,50 @@ TEST_F(CliMountSmall, DeletionQueuedBeforeKillDashNineIsCommittedByTheNextMount)
   umount_and_expect_daemon_gone();
   EXPECT_EQ(dovecot.maildir_message_count(), 4u);
   const std::vector<std::string> expected = {uidls[0], uidls[1], uidls[3], uidls[4]};
+  EXPECT_EQ(uidls_independently(pop3s_endpoint(dovecot)), expected);
+}
+
+TEST_F(CliMountSmall, OfflineMountListsFromCacheFailsUncachedReadsWithEioAndShowsTheError) {
+  const auto uidls = dovecot.uidls();
+  ASSERT_NO_FATAL_FAILURE(mount_offline_with_cached_listing());
+  EXPECT_EQ(eml_files(mountpoint).size(), 5u);
+
+  const auto status = env.run({"status", mountpoint.string()});
+  EXPECT_EQ(status.exit_code, 0) << status.describe();
+  EXPECT_NE(status.out.find("last error:"), std::string::npos) << status.out;
+  EXPECT_EQ(status.out.find("last error: none"), std::string::npos) << "status hides the offline error\n"
+                                                                   << status.out;
+  // cat in a child with a deadline: a read must fail (EIO), never hang.
+  const auto cat = env.run_program({"cat", (mountpoint / file_name_for(uidls[0])).string()}, 120s);
+  EXPECT_FALSE(cat.timed_out) << "reading an uncached message offline hangs";
+  EXPECT_NE(cat.exit_code, 0) << cat.describe();
+  EXPECT_TRUE(contains_nocase(cat.err, "Input/output error")) << cat.describe();
+  umount_and_expect_daemon_gone();
+}
+
+TEST_F(CliMountSmall, RmWhileOfflineStaysQueuedThroughUmountAndIsCommittedByTheNextMount) {
+  const auto uidls = dovecot.uidls();
+  ASSERT_NO_FATAL_FAILURE(mount_offline_with_cached_listing());
+  ASSERT_TRUE(std::filesystem::remove(mountpoint / file_name_for(uidls[1])));
+  EXPECT_EQ(eml_files(mountpoint).size(), 4u);
+
+  // popfs(1): the server cannot be reached, so umount unmounts anyway, says how many
+  // deletions stay queued, and exits 3.
+  const auto offline_umount = env.run({"umount", mountpoint.string()}, 120s);
+  EXPECT_EQ(offline_umount.exit_code, 3) << offline_umount.describe();
+  EXPECT_TRUE(contains_nocase(offline_umount.err, "queued")) << offline_umount.err;
+  EXPECT_NE(offline_umount.err.find('1'), std::string::npos) << offline_umount.err;
+  EXPECT_FALSE(is_mounted(mountpoint));
+  EXPECT_TRUE(wait_until([&] { return processes_mentioning(mountpoint.string()).empty(); }, 60s));
+  EXPECT_EQ(dovecot.maildir_message_count(), 5u);
+
+  dovecot.start();
+  const auto again = mount();
+  ASSERT_EQ(again.exit_code, 0) << again.describe();
+  EXPECT_EQ(eml_files(mountpoint).size(), 4u) << "the queued deletion must stay hidden";
+  umount_and_expect_daemon_gone();
+  EXPECT_EQ(dovecot.maildir_message_count(), 4u);
+  const std::vector<std::string> expected = {uidls[0], uidls[2], uidls[3], uidls[4]};
   EXPECT_EQ(uidls_independently(pop3s_endpoint(dovecot)), expected);
 }
 

@@ -220,22 +220,29 @@ void Filesystem::set_kernel_notifier(KernelNotifier* notifier) {
 
 Result<Attr> Filesystem::lookup(std::uint64_t parent, std::string_view name) {
   auto& d = *impl_;
-  std::lock_guard lock(d.mu);
-  d.note_activity();
-  Attr attr;
-  if (parent == kRootInode && name == kHeadersDirName) {
-    attr = d.dir_attr(kHeadersInode);
-  } else if (parent == kRootInode || parent == kHeadersInode) {
-    const auto it = d.by_name.find(std::string(name));
-    if (it == d.by_name.end()) return Error(Errc::not_found, "no such message");
-    const MessageState& s = d.messages.at(it->second);
-    attr = parent == kRootInode ? d.message_attr(s) : d.stub_attr(s);
-  } else if (d.kind_of(parent) == NodeKind::none) {
-    return Error(Errc::not_found, "no such directory");
-  } else {
-    return Error(Errc::invalid_argument, "not a directory");
+  std::uint64_t ino = 0;
+  {
+    std::lock_guard lock(d.mu);
+    d.note_activity();
+    if (parent == kRootInode && name == kHeadersDirName) {
+      return d.dir_attr(kHeadersInode);  // fixed inode: no lookup count
+    } else if (parent == kRootInode || parent == kHeadersInode) {
+      const auto it = d.by_name.find(std::string(name));
+      if (it == d.by_name.end()) return Error(Errc::not_found, "no such message");
+      const MessageState& s = d.messages.at(it->second);
+      ino = parent == kRootInode ? Impl::message_inode(s.record) : Impl::stub_inode(s.record);
+    } else if (d.kind_of(parent) == NodeKind::none) {
+      return Error(Errc::not_found, "no such directory");
+    } else {
+      return Error(Errc::invalid_argument, "not a directory");
+    }
   }
-  if (attr.ino != kRootInode && attr.ino != kHeadersInode) ++d.lookups[attr.ino];
+  // The same attributes getattr gives (it also learns a cached stub's size).
+  auto attr = getattr(ino);
+  if (!attr) return attr;
+  std::lock_guard lock(d.mu);
+  if (d.by_inode.count(ino) == 0) return Error(Errc::not_found, "no such message");
+  ++d.lookups[ino];
   return attr;
 }
 

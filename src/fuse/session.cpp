@@ -256,6 +256,12 @@ void op_init(void*, fuse_conn_info* conn) {
   // Readers of one file run in parallel; the page cache serves repeated reads.
   if ((conn->capable & FUSE_CAP_ASYNC_READ) != 0) conn->want |= FUSE_CAP_ASYNC_READ;
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_WRITEBACK_CACHE);
+  // Always readdirplus (not the kernel's "auto" guess): one request gives the attributes
+  // of many entries, sparing cp -r / tar / rsync a lookup per file.
+  if ((conn->capable & FUSE_CAP_READDIRPLUS) != 0) {
+    conn->want |= FUSE_CAP_READDIRPLUS;
+    conn->want &= ~static_cast<unsigned>(FUSE_CAP_READDIRPLUS_AUTO);
+  }
 }
 
 fuse_lowlevel_ops make_ops() {

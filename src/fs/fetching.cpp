@@ -261,7 +261,21 @@ std::optional<std::shared_ptr<const std::string>> Filesystem::Impl::lf_body(cons
 // ---- header stubs ----
 
 void Filesystem::Impl::read_stub(const MessageId& id, std::uint64_t offset, std::size_t size, ReadDone done) {
-  std::lock_guard lock(mu);
+  std::unique_lock lock(mu);
+  // Local answers inline (no hop through the worker): grep over .headers/* reads thousands.
+  std::shared_ptr<const std::string> arrived;
+  if (auto it = stub_fetches.find(id); it != stub_fetches.end()) arrived = it->second->text;
+  const MessageState* s = mutable_state(id);
+  if (arrived) {
+    lock.unlock();
+    return done(slice(present(*arrived), offset, size));
+  }
+  if (s != nullptr && s->record.has_stub) {
+    lock.unlock();
+    auto stub = cache.stub(id);
+    if (stub && stub.value()) return done(slice(present(std::move(*stub.value())), offset, size));
+    lock.lock();
+  }
   fetch_stub(id, [this, offset, size, done = std::move(done)](Result<std::string> stub) {
     if (!stub) return done(Error(Errc::io, "could not fetch the header: " + stub.error().describe()));
     done(slice(present(std::move(*stub)), offset, size));

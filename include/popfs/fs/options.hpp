@@ -27,8 +27,8 @@ struct FsOptions {
 
   // Read-ahead for sequential readers (cp -r, tar, grep -r): when a body is read, RETRs for
   // the next messages in directory order are queued, bounded by both limits.
-  std::uint32_t prefetch_messages = 32;
-  std::uint64_t prefetch_bytes = 32ULL << 20;
+  std::uint32_t prefetch_messages = 128;
+  std::uint64_t prefetch_bytes = 64ULL << 20;
 
   // Reads of the first bytes of an uncached message larger than this are answered from
   // TOP n k when the requested range ends within prefix_read_limit.

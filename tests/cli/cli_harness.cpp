@@ -17,6 +17,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "popfs_test/process.hpp"
 
 #ifndef POPFS_BINARY
@@ -116,6 +118,14 @@ std::string unescape_mount_path(const std::string& text) {
   return out;
 }
 
+std::string directory_prefix() {
+  std::string prefix = "popfs-cli-";
+  if (const auto* info = ::testing::UnitTest::GetInstance()->current_test_info()) {
+    prefix += std::string(info->name()).substr(0, 40) + "-";
+  }
+  return prefix;
+}
+
 }  // namespace
 
 std::string CliResult::describe() const {
@@ -134,7 +144,7 @@ bool contains_nocase(std::string_view haystack, std::string_view needle) {
   return it != haystack.end();
 }
 
-CliEnvironment::CliEnvironment() : dir_("popfs-cli-") {
+CliEnvironment::CliEnvironment() : dir_(directory_prefix()) {
   for (const char* sub : {"home", "home/.config", "home/.cache", "outputs"}) {
     std::filesystem::create_directories(dir_ / sub);
   }

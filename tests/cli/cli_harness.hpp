@@ -37,6 +37,7 @@ bool contains_nocase(std::string_view haystack, std::string_view needle);
 
 class CliEnvironment {
  public:
+  // The directory's name includes the running GoogleTest test's name, to tell leftovers apart.
   CliEnvironment();
 
   const std::filesystem::path& root() const { return dir_.path(); }

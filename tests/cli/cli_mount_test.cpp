@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <array>
 #include <cctype>
 #include <filesystem>
@@ -61,6 +62,25 @@ std::string base64(std::string_view bytes) {
     out += present > 2 ? kAlphabet[v & 63U] : '=';
   }
   return out;
+}
+
+// For failure messages: sizes and the first offset where the bytes differ.
+std::string difference(const std::string& actual, const std::string& expected) {
+  std::size_t at = 0;
+  while (at < actual.size() && at < expected.size() && actual[at] == expected[at]) ++at;
+  auto show = [at](const std::string& bytes) {
+    std::string out;
+    for (std::size_t i = at; i < bytes.size() && i < at + 24; ++i) {
+      const auto c = static_cast<unsigned char>(bytes[i]);
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%02x ", c);
+      out += hex;
+    }
+    return out.empty() ? std::string("(end)") : out;
+  };
+  return "got " + std::to_string(actual.size()) + " bytes, expected " + std::to_string(expected.size()) +
+         ", first difference at offset " + std::to_string(at) + ": got " + show(actual) + "expected " +
+         show(expected);
 }
 
 std::string read_all(const std::filesystem::path& file) {
@@ -194,8 +214,7 @@ void expect_served_offline_byte_exact(const std::vector<IndependentMessage>& exp
       ADD_FAILURE() << "cannot read " << file << " offline: " << e.what();
       continue;
     }
-    EXPECT_TRUE(bytes == message.content) << file << ": " << bytes.size() << " bytes, expected "
-                                          << message.content.size();
+    EXPECT_TRUE(bytes == message.content) << file << ": " << difference(bytes, message.content);
   }
 }
 
@@ -290,7 +309,8 @@ TEST_F(CliMountLarge, KillDashNineDuringCopyThenRemountCopiesByteExact) {
   EXPECT_EQ(eml_files(second_copy).size(), 40u);
   for (const auto& message : expected) {
     const auto file = second_copy / file_name_for(message.uidl);
-    EXPECT_TRUE(std::filesystem::exists(file) && read_all(file) == message.content) << file;
+    const std::string bytes = read_all(file);
+    EXPECT_TRUE(bytes == message.content) << file << ": " << difference(bytes, message.content);
   }
   umount_and_expect_daemon_gone();
 }
@@ -361,7 +381,8 @@ TEST_F(CliMountSmall, NamedAccountFromTheDefaultConfigFileWithLfOption) {
     }
     ASSERT_NE(lf, message.content) << "the corpus message has no CRLF to turn into LF";
     const auto file = mountpoint / file_name_for(message.uidl);
-    EXPECT_TRUE(read_all(file) == lf) << file << " is not the LF form of the message";
+    const std::string bytes = read_all(file);
+    EXPECT_TRUE(bytes == lf) << file << " is not the LF form of the message: " << difference(bytes, lf);
   }
   const auto status = env.run({"status", mountpoint.string()});
   EXPECT_NE(status.out.find(url()), std::string::npos) << status.describe();

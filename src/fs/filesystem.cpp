@@ -396,7 +396,12 @@ Result<OpenInfo> Filesystem::open(std::uint64_t ino, int open_flags) {
     info.keep_cache = s->stub_size.has_value();
   } else if (kind == NodeKind::message) {
     const MessageState* s = d.state_of(ino);
-    info.keep_cache = d.options.lf ? s->lf_size.has_value() : s->record.exact_size.has_value();
+    const bool exact = d.options.lf ? s->lf_size.has_value() : s->record.exact_size.has_value();
+    // While st_size is the LIST size, bypass the page cache: a short first read must end
+    // the file there, not leave a zero-filled tail up to the provisional size (the kernel
+    // keeps that tail when our attribute invalidation races the read's reply).
+    info.direct_io = !exact;
+    info.keep_cache = exact;
   }
   return info;
 }

@@ -89,6 +89,26 @@ TEST_F(MountTest, CpTarRsyncAndGrepCopyExactBytes) {
   EXPECT_EQ(std::stoul(grep.output), 2 * expected.size());  // every message and every stub
 }
 
+TEST_F(MountTest, LfMountPresentsUnixLineEndingsWithExactSizes) {
+  start_dovecot(6, 1);
+  const auto expected = fetch_all_independently(*dovecot_);
+  auto options = default_options();
+  options.lf = true;
+  mount(options);
+  for (const auto& m : expected) {
+    std::string lf;
+    for (std::size_t i = 0; i < m.content.size(); ++i) {
+      if (m.content[i] == '\r' && i + 1 < m.content.size() && m.content[i + 1] == '\n') continue;
+      lf += m.content[i];
+    }
+    const auto file = mp() / message_file_name(m.uidl);
+    const std::string bytes = slurp(file);
+    EXPECT_EQ(bytes.size(), lf.size()) << m.uidl;
+    EXPECT_TRUE(bytes == lf) << m.uidl;
+    EXPECT_EQ(std::filesystem::file_size(file), lf.size()) << m.uidl;
+  }
+}
+
 TEST_F(MountTest, TarOfAColdMountIsExactAndWarningFree) {
   start_dovecot(25, 1);
   const auto expected = fetch_all_independently(*dovecot_);

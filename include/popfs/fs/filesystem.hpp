@@ -54,8 +54,8 @@ struct DirEntry {
 };
 
 struct OpenInfo {
-  // Bypass the page cache for this open: used while the size is not known at all (a stub
-  // not yet fetched), so a reader is not cut at a provisional st_size.
+  // Bypass the page cache for this open: used while st_size is provisional (a LIST size, or
+  // an unfetched stub's 0), so a reader gets exactly the bytes, neither cut nor padded.
   bool direct_io = false;
   bool keep_cache = false;  // content is exact and unchanged: keep the page cache
 };

@@ -245,6 +245,8 @@ TEST_F(CliMount, OfflineSyncOfTheUrlThenServesEverythingOffline) {
   const auto sync = env.run(argv, 120s);
   ASSERT_EQ(sync.exit_code, 0) << sync.describe();
   EXPECT_FALSE(is_mounted(mountpoint));
+  // Not a terminal: plain progress lines, ending with the total.
+  EXPECT_NE(sync.out.find("40/40 messages"), std::string::npos) << sync.out;
 
   std::vector<std::string> stats_argv = {"cache", "stats"};
   stats_argv.insert(stats_argv.end(), connection.begin(), connection.end());
@@ -505,6 +507,42 @@ TEST_F(CliMountSmall, RmWhileOfflineStaysQueuedThroughUmountAndIsCommittedByTheN
   EXPECT_EQ(dovecot.maildir_message_count(), 4u);
   const std::vector<std::string> expected = {uidls[0], uidls[2], uidls[3], uidls[4]};
   EXPECT_EQ(uidls_independently(pop3s_endpoint(dovecot)), expected);
+}
+
+TEST_F(CliMountSmall, CacheClearDropsBodiesButKeepsTheListing) {
+  const auto connection = connection_args();
+  auto command = [&](std::vector<std::string> argv) {
+    argv.insert(argv.end(), connection.begin(), connection.end());
+    argv.push_back(url());
+    return env.run(argv, 120s);
+  };
+  const auto sync = command({"sync"});
+  ASSERT_EQ(sync.exit_code, 0) << sync.describe();
+  const auto before = command({"cache", "stats"});
+  EXPECT_NE(before.out.find("bodies: 5"), std::string::npos) << before.describe();
+  const auto clear = command({"cache", "clear"});
+  EXPECT_EQ(clear.exit_code, 0) << clear.describe();
+  const auto after = command({"cache", "stats"});
+  EXPECT_EQ(after.exit_code, 0) << after.describe();
+  EXPECT_NE(after.out.find("bodies: 0"), std::string::npos) << after.out;
+  EXPECT_NE(after.out.find("messages: 5"), std::string::npos) << after.out;
+}
+
+TEST_F(CliMountSmall, PasswordFromACommandOrTheEnvironmentMountsToo) {
+  const std::string password_command = "cat '" + dovecot.password_file().string() + "'";
+  const auto with_command = env.run({"mount", "--ca-file", dovecot.ca_file(), "--password-command", password_command,
+                                     "--cache-dir", cache_dir.string(), url(), mountpoint.string()},
+                                    90s);
+  ASSERT_EQ(with_command.exit_code, 0) << with_command.describe();
+  EXPECT_EQ(eml_files(mountpoint).size(), 5u);
+  umount_and_expect_daemon_gone();
+
+  const auto with_env = env.run({"mount", "--ca-file", dovecot.ca_file(), "--cache-dir", cache_dir.string(), url(),
+                                 mountpoint.string()},
+                                90s, {"POPFS_PASSWORD=" + dovecot.password()});
+  ASSERT_EQ(with_env.exit_code, 0) << with_env.describe();
+  EXPECT_EQ(eml_files(mountpoint).size(), 5u);
+  umount_and_expect_daemon_gone();
 }
 
 TEST_F(CliMountSmall, PasswordIsNeitherInTheDaemonsArgvNorInItsDebugLog) {

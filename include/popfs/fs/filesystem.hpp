@@ -6,6 +6,21 @@
 //
 // Thread-safe. No call blocks on the network: operations that need the server complete
 // later through their callback, on one of the core's threads.
+//
+// Decisions where doc/SEMANTICS.md is silent (tests in tests/unit/fs, tests/mount):
+// - unlink inside .headers/ (and of .headers itself) fails with EROFS; setxattr and
+//   removexattr fail with EROFS for every name; getxattr of an unknown name or of a header
+//   the message lacks gives ENODATA; listxattr names only attributes that have a value.
+// - Without default_permissions, only the mounting user (or root) may unlink (EACCES).
+// - The kernel-facing lookup/getattr wait for a never-fetched header stub while the server
+//   answers (so tar/rsync see final mtimes and stub sizes); offline they answer at once
+//   with mtime = first_seen. `ls` (readdir) never waits.
+// - While st_size is provisional (LIST size; 0 for an unfetched stub) its attribute timeout
+//   is 0 and opens use direct_io, so readers get exactly the message bytes.
+// - -o lf: sizes are the LIST (CRLF) size until the message was fetched, exact after.
+// - Without TOP on the server, .headers/ reads fail with EIO and mtimes stay first_seen.
+// - Every UIDL changed at once (and the old listing was not empty) is a reset: the cache is
+//   cleared, including pending deletions (their UIDLs no longer name anything).
 
 #include <chrono>
 #include <cstdint>

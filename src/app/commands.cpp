@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "account_stack.hpp"
+#include "mount_table.hpp"
 #include "popfs/app/command.hpp"
 #include "popfs/app/control.hpp"
 #include "popfs/app/credentials.hpp"
@@ -26,16 +27,7 @@ namespace {
 
 constexpr std::chrono::seconds kUnmountWait{30};
 
-bool is_mounted(const std::string& mountpoint) {
-  std::error_code error;
-  const auto resolved = std::filesystem::weakly_canonical(std::filesystem::absolute(mountpoint), error);
-  std::ifstream mounts("/proc/self/mounts");
-  std::string device, path, rest;
-  while (mounts >> device >> path && std::getline(mounts, rest)) {
-    if (path == resolved.string()) return true;
-  }
-  return false;
-}
+bool is_mounted(const std::string& mountpoint) { return is_mount_point(resolve_mountpoint(mountpoint)); }
 
 // Unmounts without the daemon's help (it died, or never had a control socket).
 Result<void> unmount_directly(const std::string& mountpoint) {

@@ -139,15 +139,22 @@ class SocketControlServer final : public ControlServer {
 
 }  // namespace
 
-Result<std::string> control_socket_path(const std::string& mountpoint) {
+std::string resolve_mountpoint(const std::string& mountpoint) {
   std::error_code error;
-  const auto resolved = std::filesystem::weakly_canonical(std::filesystem::absolute(mountpoint), error);
-  if (error) return Error(Errc::not_found, mountpoint + ": " + error.message());
+  const auto absolute = std::filesystem::absolute(mountpoint, error).lexically_normal();
+  const auto resolved = std::filesystem::weakly_canonical(absolute, error);
+  std::string text = error ? absolute.string() : resolved.string();
+  if (text.size() > 1 && text.back() == '/') text.pop_back();
+  return text;
+}
+
+Result<std::string> control_socket_path(const std::string& mountpoint) {
+  const std::string resolved = resolve_mountpoint(mountpoint);
   auto dir = private_runtime_dir();
   if (!dir) return std::move(dir).error();
   char name[32];
   std::snprintf(name, sizeof name, "%016llx.sock",
-                static_cast<unsigned long long>(fnv1a(resolved.string())));
+                static_cast<unsigned long long>(fnv1a(resolved)));
   return *dir + "/" + name;
 }
 

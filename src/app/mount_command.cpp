@@ -17,6 +17,7 @@
 #include "account_stack.hpp"
 #include "commands.hpp"
 #include "daemon.hpp"
+#include "mount_table.hpp"
 #include "popfs/app/control.hpp"
 #include "popfs/app/credentials.hpp"
 #include "popfs/app/exit_code.hpp"
@@ -32,23 +33,6 @@ namespace {
 constexpr std::chrono::seconds kFlushTimeout{60};
 constexpr std::chrono::minutes kSyncTimeout{24 * 60};
 
-bool is_mountpoint_in_use(const std::string& path) {
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(mountinfo, line)) {
-    // Field 5 is the mount point (spaces escaped as \040, which our paths rarely have).
-    std::size_t field_start = 0;
-    for (int field = 0; field < 4 && field_start != std::string::npos; ++field) {
-      field_start = line.find(' ', field_start);
-      if (field_start != std::string::npos) ++field_start;
-    }
-    if (field_start == std::string::npos) continue;
-    const auto field_end = line.find(' ', field_start);
-    if (line.compare(field_start, field_end - field_start, path) == 0) return true;
-  }
-  return false;
-}
-
 Result<std::string> check_mountpoint(const std::string& given) {
   std::error_code error;
   const auto absolute = std::filesystem::absolute(given, error);
@@ -62,7 +46,7 @@ Result<std::string> check_mountpoint(const std::string& given) {
   }
   const auto resolved = std::filesystem::canonical(absolute, error);
   if (error) return Error(Errc::io, given + ": " + error.message());
-  if (is_mountpoint_in_use(resolved.string())) {
+  if (is_mount_point(resolved.string())) {
     return Error(Errc::io, "mountpoint " + given + " is already mounted (unmount it with: popfs umount " +
                                given + ")");
   }
@@ -189,12 +173,16 @@ int run_mount(const MountSettings& settings, const std::string& mountpoint_arg) 
   config.allow_other = settings.allow_other;
   config.read_only = settings.read_only;
   config.debug = false;
+  // Named before mounting: resolving the path afterwards would ask our own mount.
+  auto socket_path = control_socket_path(*mountpoint);
   auto session = fuse::Session::mount(filesystem, config);
   if (!session) return report(to_int(ExitCode::mount), session.error().message);
 
   std::unique_ptr<ControlServer> control;
-  if (auto path = control_socket_path(*mountpoint); path) {
-    auto server = ControlServer::start(*path, [&](const std::string& command, ControlReply& reply) {
+  if (!socket_path) {
+    spdlog::warn("{} (popfs status/refresh/sync/umount will not reach this mount)", socket_path.error().message);
+  } else {
+    auto server = ControlServer::start(*socket_path, [&](const std::string& command, ControlReply& reply) {
       handle_control(command, reply, settings, *mountpoint, filesystem, **session);
     });
     if (server) {

@@ -17,7 +17,12 @@
 
 namespace popfs::app {
 
-// The socket path for a mountpoint (made absolute and resolved first).
+// The mountpoint as an absolute path, symlinks resolved where possible. The mountpoint of a
+// daemon that died answers ENOTCONN and cannot be resolved; its lexical absolute path is
+// used then, so it can still be found and unmounted.
+std::string resolve_mountpoint(const std::string& mountpoint);
+
+// The socket path for a mountpoint (resolved with resolve_mountpoint first).
 Result<std::string> control_socket_path(const std::string& mountpoint);
 
 // Writes reply lines to the connected client; safe to use until the handler returns.

@@ -106,13 +106,15 @@ Mount::~Mount() {
   force_unmount(mountpoint_);
 }
 
-void MountTest::start_dovecot(std::size_t corpus_count, std::size_t large_count) {
+void MountTest::start_dovecot(std::size_t corpus_count, std::size_t large_count,
+                              std::vector<std::string> extra_config) {
   CorpusOptions corpus;
   corpus.count = corpus_count;
   corpus.large_count = large_count;
   corpus.large_bytes = 600 * 1024;
   DovecotOptions options;
   options.corpus = generate_corpus(corpus);
+  options.extra_config = std::move(extra_config);
   dovecot_ = std::make_unique<Dovecot>(std::move(options));
 }
 

@@ -54,7 +54,8 @@ class Mount {
 class MountTest : public ::testing::Test {
  protected:
   // Starts Dovecot with `corpus_count` generated messages.
-  void start_dovecot(std::size_t corpus_count, std::size_t large_count = 0);
+  void start_dovecot(std::size_t corpus_count, std::size_t large_count = 0,
+                     std::vector<std::string> extra_config = {});
   Mount& mount(fs::FsOptions options = default_options());
   void unmount();
   static fs::FsOptions default_options();

@@ -255,5 +255,25 @@ TEST_F(MountTest, OfflineRemountServesCachedListingAndBodiesAndFailsUncachedRead
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
 }
 
+// With pop3_lock_session, a session holds the maildrop lock until it ends: an idle mount must
+// have logged out (QUIT, not a dropped connection) so another mail client can log in at once.
+TEST_F(MountTest, IdleMountLeavesTheMaildropLockToOtherClients) {
+  start_dovecot(6, 0, {"pop3_lock_session = yes"});
+  const auto expected = fetch_all_independently(*dovecot_);
+  mount();
+  ASSERT_EQ(slurp(mp() / message_file_name(expected[2].uidl)), expected[2].content);
+  EXPECT_GE(dovecot_->logins(), 2u);  // the independent fetch, then popfs
+  // Every session that logged in has logged out again, after the mount's idle grace.
+  ASSERT_TRUE(eventually([&] { return dovecot_->sessions().size() == dovecot_->logins(); }))
+      << dovecot_->log();
+  for (const auto& session : dovecot_->sessions()) EXPECT_TRUE(session.quit) << dovecot_->log();
+  // Dovecot would make a second locker wait ~10 s and then answer [IN-USE].
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(uidls_independently(pop3s_endpoint(*dovecot_)).size(), expected.size());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  // The mount still works afterwards: reading another message logs in again.
+  EXPECT_EQ(slurp(mp() / message_file_name(expected[4].uidl)), expected[4].content);
+}
+
 }  // namespace
 }  // namespace popfs::test

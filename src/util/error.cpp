@@ -27,6 +27,7 @@ std::string_view errc_name(Errc code) noexcept {
     case Errc::cache: return "cache";
     case Errc::io: return "io";
     case Errc::no_space: return "no_space";
+    case Errc::not_permitted: return "not_permitted";
   }
   return "unknown";
 }
@@ -42,6 +43,7 @@ int errc_to_errno(Errc code) noexcept {
     case Errc::cancelled: return EINTR;
     case Errc::unsupported: return ENOTSUP;
     case Errc::auth_failed: return EACCES;
+    case Errc::not_permitted: return EPERM;
     default: return EIO;  // what a network filesystem reports for "could not get the data"
   }
 }

@@ -31,6 +31,7 @@ enum class Errc {
   cache,               // LMDB or cache file failure
   io,                  // local file system failure
   no_space,
+  not_permitted,       // refused on purpose, e.g. deleting one of two messages sharing a UIDL
 };
 
 std::string_view errc_name(Errc code) noexcept;

@@ -50,17 +50,7 @@ void Filesystem::Impl::read_message(const MessageId& id, std::uint64_t offset, s
     lock.unlock();
     return done(Error(Errc::not_found, "the message is no longer on the server"));
   }
-  // A reader that moved on to the next file(s) in directory order is reading sequentially
-  // (cp -r, tar, grep -r): fetch ahead so the maildrop can pipeline the RETRs.
-  if (offset == 0 && last_read != id) {
-    if (last_read) {
-      const MessageState* previous = mutable_state(*last_read);
-      if (previous != nullptr && previous->index < s->index && s->index - previous->index <= 3) {
-        prefetch_after(s->index);
-      }
-    }
-    last_read = id;
-  }
+  if (offset == 0) note_read_start(id, *s);
   if (s->record.has_body) {
     lock.unlock();
     if (options.lf) {
@@ -81,6 +71,7 @@ void Filesystem::Impl::read_message(const MessageId& id, std::uint64_t offset, s
       return done(Error(Errc::not_found, "the message is no longer on the server"));
     }
     s->record.has_body = false;
+    forget_prefetch_scan();
   }
   PendingRead read{offset, size, std::move(done)};
   if (auto it = fetches.find(id); it != fetches.end()) {
@@ -161,6 +152,7 @@ void Filesystem::Impl::on_fetch_failed(const std::shared_ptr<BodyFetch>& fetch, 
     return;
   }
   fetches.erase(fetch->id);
+  forget_prefetch_scan();
   bytes_in_flight -= std::min(bytes_in_flight, fetch->list_size);
   set_last_error(result.error());
   auto waiters = std::move(fetch->waiters);
@@ -217,6 +209,7 @@ void Filesystem::Impl::store_body(const std::shared_ptr<BodyFetch>& fetch, const
     std::lock_guard lock(mu);
     if (MessageState* s = mutable_state(fetch->id)) s->record.has_body = stored;
     fetches.erase(fetch->id);
+    if (!stored) forget_prefetch_scan();
     bytes_in_flight -= std::min(bytes_in_flight, fetch->list_size);
     late = std::move(fetch->waiters);  // none expected: readers use fetch->body meanwhile
     listeners = std::move(fetch->listeners);
@@ -225,14 +218,33 @@ void Filesystem::Impl::store_body(const std::shared_ptr<BodyFetch>& fetch, const
   for (auto& l : listeners) l(Result<void>{});
 }
 
+void Filesystem::Impl::note_read_start(const MessageId& id, const MessageState& s) {
+  // A reader that moved on to the next file(s) in directory order is reading sequentially
+  // (cp -r, tar, grep -r): fetch ahead so the maildrop can pipeline the RETRs.
+  if (last_read == id) return;
+  if (last_read) {
+    const MessageState* previous = mutable_state(*last_read);
+    if (previous != nullptr && previous->index < s.index && s.index - previous->index <= 3) {
+      prefetch_after(s.index);
+    }
+  }
+  last_read = id;
+}
+
 void Filesystem::Impl::prefetch_after(std::size_t index) {
   const std::size_t last = std::min<std::size_t>(order.size(), index + 1 + options.prefetch_messages);
-  for (std::size_t j = index + 1; j < last; ++j) {
+  const std::size_t first = index + 1;
+  // Skip the part of the window known to need nothing (see prefetch_clean_*).
+  const bool inside = prefetch_clean_from <= first && first <= prefetch_clean_until;
+  std::size_t j = inside ? prefetch_clean_until : first;
+  for (; j < last; ++j) {
     const MessageState& s = messages.at(order[j]);
     if (s.record.has_body || fetches.count(s.record.id) != 0) continue;
     if (bytes_in_flight > 0 && bytes_in_flight + s.record.list_size > options.prefetch_bytes) break;
     start_fetch(s.record.id, std::nullopt);
   }
+  if (!inside) prefetch_clean_from = first;
+  prefetch_clean_until = std::max(j, prefetch_clean_from);
 }
 
 std::optional<std::shared_ptr<const std::string>> Filesystem::Impl::lf_body(const MessageId& id) {

@@ -145,6 +145,7 @@ std::optional<std::string> Filesystem::Impl::hide(const MessageId& id) {
   const std::size_t index = it->second.index;
   by_name.erase(name);
   order.erase(order.begin() + static_cast<std::ptrdiff_t>(index));
+  forget_prefetch_scan();
   for (std::size_t i = index; i < order.size(); ++i) messages.at(order[i]).index = i;
   const std::uint64_t m = message_inode(it->second.record);
   const std::uint64_t s = stub_inode(it->second.record);
@@ -174,6 +175,7 @@ void Filesystem::Impl::install_listing(const std::vector<store::MessageRecord>& 
   std::map<MessageId, MessageState> old = std::move(messages);
   messages.clear();
   order.clear();
+  forget_prefetch_scan();
   by_name.clear();
   for (const auto& record : records) {
     if (pending_deletions.count(record.id) != 0 || committed_deletions.count(record.id) != 0) continue;
@@ -261,6 +263,7 @@ void Filesystem::forget(std::uint64_t ino, std::uint64_t nlookup) {
   it->second = it->second > nlookup ? it->second - nlookup : 0;
   if (it->second == 0) {
     d.lookups.erase(it);
+    d.pushed.erase(ino);  // the kernel dropped the inode, and its page cache with it
     d.drop_orphan_if_unused(ino);
   }
 }
@@ -404,6 +407,48 @@ Result<OpenInfo> Filesystem::open(std::uint64_t ino, int open_flags) {
     info.keep_cache = exact;
   }
   return info;
+}
+
+std::optional<std::string> Filesystem::local_content(std::uint64_t ino, std::size_t limit) {
+  auto& d = *impl_;
+  MessageId id;
+  std::uint64_t size = 0;
+  bool stub = false;
+  {
+    std::lock_guard lock(d.mu);
+    if (d.stopped || d.pushed.count(ino) != 0) return std::nullopt;
+    const NodeKind kind = d.kind_of(ino);
+    const MessageState* s = kind == NodeKind::message || kind == NodeKind::stub ? d.state_of(ino) : nullptr;
+    if (s == nullptr) return std::nullopt;
+    id = s->record.id;
+    stub = kind == NodeKind::stub;
+    if (stub) {
+      if (!s->record.has_stub || !s->stub_size) return std::nullopt;
+      size = *s->stub_size;
+    } else {
+      // -o lf bodies are converted on read: left to read().
+      if (d.options.lf || !s->record.has_body || !s->record.exact_size) return std::nullopt;
+      size = *s->record.exact_size;
+    }
+    if (size > limit) return std::nullopt;
+    if (!stub) d.note_read_start(id, *s);
+  }
+  std::string content;
+  if (stub) {
+    auto text = d.cache.stub(id);
+    if (!text || !text.value()) return std::nullopt;
+    content = d.present(std::move(*text.value()));
+  } else {
+    content.resize(static_cast<std::size_t>(size));
+    auto n = d.cache.read_body(id, 0, std::span<char>(content.data(), content.size()));
+    if (!n || !n.value()) return std::nullopt;
+    content.resize(*n.value());
+  }
+  // Only bytes matching the size the kernel was given: anything else is left to read().
+  if (content.size() != size) return std::nullopt;
+  std::lock_guard lock(d.mu);
+  d.pushed.insert(ino);
+  return content;
 }
 
 void Filesystem::read(std::uint64_t ino, std::uint64_t offset, std::size_t size, ReadDone done) {

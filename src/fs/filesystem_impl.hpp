@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "popfs/fs/filesystem.hpp"
 
@@ -92,6 +93,9 @@ struct Filesystem::Impl {
   std::unordered_map<std::uint64_t, MessageId> by_inode;
   std::map<MessageId, MessageState> orphans;  // vanished while the kernel held them
   std::unordered_map<std::uint64_t, std::uint64_t> lookups;
+  // Inodes whose whole content local_content() handed out for the kernel's page cache since
+  // the kernel last forgot them: not read and pushed again at every open.
+  std::unordered_set<std::uint64_t> pushed;
 
   // ---- fetching ----
   std::map<MessageId, std::shared_ptr<BodyFetch>> fetches;
@@ -101,6 +105,14 @@ struct Filesystem::Impl {
   bool top_unsupported = false;
   bool server_reachable = true;  // last contact worked: worth waiting for a stub
   std::optional<MessageId> last_read;
+  // Read-ahead bookkeeping: every position of `order` in [prefetch_clean_from,
+  // prefetch_clean_until) had a body or a fetch when prefetch_after last looked, so it need
+  // not look again (rescanning the whole window cost ~1,500 string compares per file read).
+  // Forgotten whenever a position may have stopped being so: a fetch failed or was not
+  // stored, a body went missing, or `order` changed.
+  std::size_t prefetch_clean_from = 0;
+  std::size_t prefetch_clean_until = 0;
+  void forget_prefetch_scan() { prefetch_clean_from = prefetch_clean_until = 0; }
   // -o lf: converted bodies of recently read messages.
   std::deque<std::pair<MessageId, std::shared_ptr<const std::string>>> lf_bodies;
 
@@ -152,6 +164,7 @@ struct Filesystem::Impl {
   void store_body(const std::shared_ptr<BodyFetch>& fetch, const std::string& raw);  // store_worker
   void on_fetch_failed(const std::shared_ptr<BodyFetch>& fetch, Result<void> result);  // worker
   void prefetch_after(std::size_t index);                                           // mu held
+  void note_read_start(const MessageId& id, const MessageState& s);                // mu held
   void fetch_stub(const MessageId& id, std::function<void(Result<std::string>)> done);  // mu held
   void on_stub_arrived(const MessageId& id, Result<std::string> result);  // maildrop thread
   void pump_stub_queue();                                                           // mu held

@@ -140,6 +140,11 @@ class Filesystem {
   Result<std::vector<DirEntry>> read_directory(std::uint64_t ino);
   // accmode_flags: the open(2) flags; anything but read-only fails with EROFS.
   Result<OpenInfo> open(std::uint64_t ino, int open_flags);
+  // The whole content of a file that open() gave keep_cache, when its bytes are local (a
+  // cached body, a known stub) and at most `limit` bytes; nullopt otherwise. Never touches
+  // the network. The adapter pushes it into the kernel's page cache at open, sparing the
+  // reader a READ round trip; counts as the start of a read (sequential read-ahead).
+  std::optional<std::string> local_content(std::uint64_t ino, std::size_t limit);
   // Up to `size` bytes at `offset`; fewer only at the end of the file. `done` runs exactly
   // once, inline when the data is local, otherwise later from a core thread.
   void read(std::uint64_t ino, std::uint64_t offset, std::size_t size, ReadDone done);

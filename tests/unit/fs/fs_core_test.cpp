@@ -221,6 +221,45 @@ TEST_F(FsTest, SequentialReadersGetRetrsQueuedAhead) {
   for (int i = 102; i < 110; ++i) EXPECT_EQ(maildrop.retr_calls("m" + std::to_string(i)), 1);
 }
 
+TEST_F(FsTest, ReadAheadWindowMovesWithTheReader) {
+  for (int i = 0; i < 40; ++i) {
+    maildrop.add("m" + std::to_string(100 + i), make_message("m" + std::to_string(i), "1 Jan 2020 00:00 +0000", 5));
+  }
+  fs::FsOptions o;
+  o.prefetch_messages = 8;
+  o.prefetch_stubs = false;
+  start_fs(o);
+  for (int i = 100; i <= 106; ++i) ASSERT_TRUE(read_whole(ino_of("m" + std::to_string(i) + ".eml")).ok());
+  // The reader at m106: the window reaches m114, not beyond.
+  EXPECT_TRUE(eventually([&] { return maildrop.retr_calls("m114") == 1; }));
+  EXPECT_EQ(maildrop.retr_calls("m115"), 0);
+  ASSERT_TRUE(read_whole(ino_of("m107.eml")).ok());
+  EXPECT_TRUE(eventually([&] { return maildrop.retr_calls("m115") == 1; }));
+  EXPECT_EQ(maildrop.retr_calls("m116"), 0);
+  for (int i = 100; i <= 115; ++i) EXPECT_EQ(maildrop.retr_calls("m" + std::to_string(i)), 1);
+}
+
+TEST_F(FsTest, FailedReadAheadIsAskedForAgainByTheNextRead) {
+  for (int i = 0; i < 20; ++i) {
+    maildrop.add("m" + std::to_string(100 + i), make_message("m" + std::to_string(i), "1 Jan 2020 00:00 +0000", 5));
+  }
+  fs::FsOptions o;
+  o.prefetch_messages = 8;
+  o.prefetch_stubs = false;
+  start_fs(o);
+  ASSERT_TRUE(read_whole(ino_of("m100.eml")).ok());
+  // Reading m101 asks for m102..m109 first, then m101 itself: all nine RETRs fail once (m101
+  // alone has a reader, so only it is retried at once).
+  maildrop.fail_next_retrs(9, false);
+  ASSERT_TRUE(read_whole(ino_of("m101.eml")).ok());
+  EXPECT_EQ(maildrop.retr_calls("m109"), 1);
+  // The next read finds m103..m109 neither cached nor being fetched: asked for again.
+  ASSERT_TRUE(read_whole(ino_of("m102.eml")).ok());
+  EXPECT_TRUE(eventually([&] { return maildrop.retr_calls("m109") == 2 && maildrop.retr_calls("m110") == 1; }));
+  EXPECT_EQ(maildrop.retr_calls("m103"), 2);
+  EXPECT_EQ(maildrop.retr_calls("m111"), 0);
+}
+
 TEST_F(FsTest, ASingleReadDoesNotPrefetch) {
   for (int i = 0; i < 5; ++i) maildrop.add("m" + std::to_string(i), "x\r\n");
   fs::FsOptions o;
@@ -430,4 +469,60 @@ TEST_F(FsTest, SyncDownloadsEveryUncachedMessage) {
 }
 
 }  // namespace
+}  // namespace popfs::test
+
+// ---- local_content: what the adapter pushes into the page cache at open ----
+
+namespace popfs::test {
+
+TEST_F(FsTest, LocalContentGivesACachedBodyWholeOncePerKernelInode) {
+  const std::string content = make_message("a", "1 Jan 2020 00:00 +0000", 20);
+  maildrop.add("a", content);
+  fs::FsOptions o;
+  o.prefetch_stubs = false;
+  start_fs(o);
+  const auto ino = ino_of("a.eml");
+  // Not cached yet: nothing, and nothing fetched for it.
+  EXPECT_FALSE(filesystem->local_content(ino, 1 << 20).has_value());
+  EXPECT_EQ(maildrop.retr_calls("a"), 0);
+  ASSERT_EQ(read_whole(ino).value(), content);
+  std::optional<std::string> got;
+  ASSERT_TRUE(eventually([&] { return (got = filesystem->local_content(ino, 1 << 20)).has_value(); }));
+  EXPECT_EQ(*got, content);
+  // The kernel has it now: not read again until it forgets the inode.
+  EXPECT_FALSE(filesystem->local_content(ino, 1 << 20).has_value());
+  filesystem->forget(ino, 1000);
+  EXPECT_FALSE(filesystem->local_content(ino, content.size() - 1).has_value());  // over the limit
+  EXPECT_EQ(filesystem->local_content(ino, content.size()).value_or(""), content);
+  EXPECT_EQ(maildrop.retr_calls("a"), 1);
+}
+
+TEST_F(FsTest, LocalContentGivesAKnownStubAndNothingForADirectory) {
+  const std::string content = make_message("b", "2 Jan 2020 00:00 +0000", 20);
+  maildrop.add("b", content);
+  start_fs();
+  const auto stub = ino_of("b.eml", fs::kHeadersInode);
+  const std::string header = content.substr(0, content.find("\r\n\r\n") + 4);
+  std::optional<std::string> got;
+  ASSERT_TRUE(eventually([&] { return (got = filesystem->local_content(stub, 1 << 20)).has_value(); }));
+  EXPECT_EQ(*got, read_whole(stub).value());
+  EXPECT_NE(got->find("Subject: b\r\n"), std::string::npos);
+  EXPECT_LE(got->size(), header.size());
+  EXPECT_FALSE(filesystem->local_content(fs::kRootInode, 1 << 20).has_value());
+  EXPECT_FALSE(filesystem->local_content(fs::kHeadersInode, 1 << 20).has_value());
+}
+
+TEST_F(FsTest, LocalContentLeavesLfBodiesToRead) {
+  const std::string content = make_message("c", "3 Jan 2020 00:00 +0000", 5);
+  maildrop.add("c", content);
+  fs::FsOptions o;
+  o.lf = true;
+  o.prefetch_stubs = false;
+  start_fs(o);
+  const auto ino = ino_of("c.eml");
+  ASSERT_TRUE(read_whole(ino).ok());
+  ASSERT_TRUE(eventually([&] { return cache().stats().value().bodies == 1; }));
+  EXPECT_FALSE(filesystem->local_content(ino, 1 << 20).has_value());
+}
+
 }  // namespace popfs::test

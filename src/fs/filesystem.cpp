@@ -2,6 +2,7 @@
 // Fetching lives in fetching.cpp, listing/deletion/polling in background.cpp.
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -486,6 +487,12 @@ Result<void> Filesystem::unlink(std::uint64_t parent, std::string_view name) {
     if (it == d.by_name.end()) return Error(Errc::not_found, "no such message");
     if (d.options.read_only) return Error(Errc::read_only, "mounted read-only (-o ro)");
     id = it->second;
+    // Messages sharing a UIDL are told apart only by their order, which another client can
+    // change before the DELE is sent: deleting one could delete its twin.
+    if (id.occurrence > 1 || d.by_name.count(message_file_name(id.uidl, 2)) != 0) {
+      spdlog::warn("refusing to delete {}: its UIDL is shared with another message", name);
+      return Error(Errc::not_permitted, "its UIDL is shared with another message");
+    }
   }
   // Durable before the reply: an unlink that returned is never forgotten.
   if (auto r = d.cache.add_pending_deletion(id); !r) return r;

@@ -91,37 +91,30 @@ Attr Filesystem::Impl::dir_attr(std::uint64_t ino) const {
   return a;
 }
 
-Attr Filesystem::Impl::message_attr(const MessageState& s) const {
+Attr Filesystem::Impl::file_attr(std::uint64_t ino, const MessageState& s,
+                                  std::optional<std::uint64_t> exact_size,
+                                  std::uint64_t provisional_size) const {
   Attr a;
-  a.ino = message_inode(s.record);
+  a.ino = ino;
   a.permissions = 0444;
   a.uid = options.uid;
   a.gid = options.gid;
   a.mtime = s.record.mtime;
-  if (options.lf) {
-    a.size_exact = s.lf_size.has_value();
-    a.size = s.lf_size.value_or(s.record.list_size);
-  } else {
-    a.size_exact = s.record.exact_size.has_value();
-    a.size = s.record.exact_size.value_or(s.record.list_size);
-  }
+  a.size_exact = exact_size.has_value();
+  a.size = exact_size.value_or(provisional_size);
+  // A provisional size must not be cached by the kernel (doc/SEMANTICS.md, st_size).
   a.attr_timeout = a.size_exact ? options.attr_timeout : 0.0;
   a.entry_timeout = options.entry_timeout;
   return a;
 }
 
+Attr Filesystem::Impl::message_attr(const MessageState& s) const {
+  const auto exact = options.lf ? s.lf_size : s.record.exact_size;
+  return file_attr(message_inode(s.record), s, exact, s.record.list_size);
+}
+
 Attr Filesystem::Impl::stub_attr(const MessageState& s) const {
-  Attr a;
-  a.ino = stub_inode(s.record);
-  a.permissions = 0444;
-  a.uid = options.uid;
-  a.gid = options.gid;
-  a.mtime = s.record.mtime;
-  a.size_exact = s.stub_size.has_value();
-  a.size = s.stub_size.value_or(0);
-  a.attr_timeout = a.size_exact ? options.attr_timeout : 0.0;
-  a.entry_timeout = options.entry_timeout;
-  return a;
+  return file_attr(stub_inode(s.record), s, s.stub_size, 0);
 }
 
 void Filesystem::Impl::drop_orphan_if_unused(std::uint64_t ino) {

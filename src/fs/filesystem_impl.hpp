@@ -141,6 +141,8 @@ struct Filesystem::Impl {
   MessageState* mutable_state(const MessageId& id);
   Attr message_attr(const MessageState& s) const;
   Attr stub_attr(const MessageState& s) const;
+  Attr file_attr(std::uint64_t ino, const MessageState& s, std::optional<std::uint64_t> exact_size,
+                 std::uint64_t provisional_size) const;
   Attr dir_attr(std::uint64_t ino) const;
   void install_listing(const std::vector<store::MessageRecord>& records,
                        std::vector<std::pair<std::uint64_t, std::string>>& vanished);

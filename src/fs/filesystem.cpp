@@ -520,23 +520,31 @@ constexpr XattrField kXattrs[] = {
 
 }  // namespace
 
+// The message whose header stub answers extended attributes of `ino`: nullopt for a
+// directory (no attributes), not_found for an unknown inode.
+Result<std::optional<MessageId>> Filesystem::Impl::xattr_message(std::uint64_t ino) {
+  std::lock_guard lock(mu);
+  note_activity();
+  const NodeKind kind = kind_of(ino);
+  if (kind == NodeKind::none) return Error(Errc::not_found, "no such file");
+  if (kind != NodeKind::message && kind != NodeKind::stub) return std::optional<MessageId>{};
+  return std::optional<MessageId>(state_of(ino)->record.id);
+}
+
 void Filesystem::getxattr(std::uint64_t ino, std::string name, XattrDone done) {
   auto& d = *impl_;
-  std::unique_lock lock(d.mu);
-  d.note_activity();
-  const NodeKind kind = d.kind_of(ino);
-  if (kind == NodeKind::none) return lock.unlock(), done(Error(Errc::not_found, "no such file"));
-  if (kind != NodeKind::message && kind != NodeKind::stub) {
-    return lock.unlock(), done(std::optional<std::string>{});
-  }
-  const MessageId id = d.state_of(ino)->record.id;
+  auto target = d.xattr_message(ino);
+  if (!target) return done(std::move(target).error());
+  if (!*target) return done(std::optional<std::string>{});
+  const MessageId id = std::move(**target);
   const XattrField* field = nullptr;
   for (const auto& f : kXattrs) {
     if (f.name == name) field = &f;
   }
-  if (field == nullptr) return lock.unlock(), done(std::optional<std::string>{});
-  if (field->header.empty()) return lock.unlock(), done(std::optional<std::string>(id.uidl));
+  if (field == nullptr) return done(std::optional<std::string>{});
+  if (field->header.empty()) return done(std::optional<std::string>(id.uidl));
   const std::string_view header = field->header;
+  std::lock_guard lock(d.mu);  // fetch_stub needs it; a message gone meanwhile is its case
   d.fetch_stub(id, [done = std::move(done), header](Result<std::string> stub) {
     if (!stub) return done(Error(Errc::io, stub.error().message));
     done(header_field(*stub, header));
@@ -545,14 +553,11 @@ void Filesystem::getxattr(std::uint64_t ino, std::string name, XattrDone done) {
 
 void Filesystem::listxattr(std::uint64_t ino, XattrListDone done) {
   auto& d = *impl_;
-  std::unique_lock lock(d.mu);
-  d.note_activity();
-  const NodeKind kind = d.kind_of(ino);
-  if (kind == NodeKind::none) return lock.unlock(), done(Error(Errc::not_found, "no such file"));
-  if (kind != NodeKind::message && kind != NodeKind::stub) {
-    return lock.unlock(), done(std::vector<std::string>{});
-  }
-  const MessageId id = d.state_of(ino)->record.id;
+  auto target = d.xattr_message(ino);
+  if (!target) return done(std::move(target).error());
+  if (!*target) return done(std::vector<std::string>{});
+  const MessageId id = std::move(**target);
+  std::lock_guard lock(d.mu);  // as in getxattr
   d.fetch_stub(id, [done = std::move(done)](Result<std::string> stub) {
     std::vector<std::string> names;
     for (const auto& f : kXattrs) {

@@ -168,6 +168,7 @@ struct Filesystem::Impl {
   void prefetch_after(std::size_t index);                                           // mu held
   void note_read_start(const MessageId& id, const MessageState& s);                // mu held
   void fetch_stub(const MessageId& id, std::function<void(Result<std::string>)> done);  // mu held
+  Result<std::optional<MessageId>> xattr_message(std::uint64_t ino);  // takes mu
   void on_stub_arrived(const MessageId& id, Result<std::string> result);  // maildrop thread
   void pump_stub_queue();                                                           // mu held
   void read_message(const MessageId& id, std::uint64_t offset, std::size_t size,

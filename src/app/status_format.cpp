@@ -56,6 +56,9 @@ std::vector<std::string> format_status(const MountSettings& settings, const std:
   lines.push_back("cached bytes: " + std::to_string(status.cached_bytes) + " (" +
                   human_bytes(status.cached_bytes) + ")");
   lines.push_back("pending deletions: " + std::to_string(status.pending_deletions));
+  lines.push_back(std::string("opens: ") + (status.opens_skipped ? "skipped (every size exact; new mail is "
+                                                                   "listed once fetched)"
+                                                                 : "answered"));
   lines.push_back("last refresh: " +
                   (status.last_refresh ? format_time(*status.last_refresh) : std::string("never")));
   lines.push_back("last error: " + (status.last_error.empty() ? std::string("none") : status.last_error));

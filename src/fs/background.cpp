@@ -108,11 +108,13 @@ void Filesystem::Impl::on_listing(Result<mailbox::Listing> listing) {
   {
     std::lock_guard lock(mu);
     std::set<std::string> before;
-    for (const auto& [id, s] : messages) before.insert(s.name);
+    for (const auto& [id, s] : messages) {
+      if (!s.held) before.insert(s.name);
+    }
     std::vector<std::pair<std::uint64_t, std::string>> vanished;
     install_listing(*records, vanished);
     bool appeared = false;
-    for (const auto& [id, s] : messages) appeared = appeared || before.count(s.name) == 0;
+    for (const auto& [id, s] : messages) appeared = appeared || (!s.held && before.count(s.name) == 0);
     notes.entries = std::move(vanished);
     if (appeared || !notes.entries.empty()) {
       notes.inodes.push_back(kRootInode);
@@ -129,6 +131,7 @@ void Filesystem::Impl::on_listing(Result<mailbox::Listing> listing) {
       }
       pump_stub_queue();
     }
+    pump_held();
   }
   (void)cache.set_meta("last_refresh", std::to_string(now_seconds()));
   send(notes);
@@ -254,6 +257,7 @@ Status Filesystem::status() {
   s.last_refresh = d.last_refresh;
   s.last_error = d.last_error;
   s.refreshing = d.refresh_in_flight;
+  s.opens_skipped = d.opens_skipped;
   return s;
 }
 

@@ -50,7 +50,11 @@ void Filesystem::Impl::read_message(const MessageId& id, std::uint64_t offset, s
     lock.unlock();
     return done(Error(Errc::not_found, "the message is no longer on the server"));
   }
-  if (offset == 0) note_read_start(id, *s);
+  if (offset == 0) {
+    note_read_start(id, *s);
+    // With opens skipped this read missed the page cache: fill it ahead of the reader.
+    if (opens_skipped && !s->held && messages.count(id) != 0) push_ahead(s->index);
+  }
   if (s->record.has_body) {
     lock.unlock();
     if (options.lf) {
@@ -105,8 +109,12 @@ void Filesystem::Impl::try_prefix_read(const MessageId& id, std::uint64_t list_s
       const std::uint64_t needed = read.offset + read.size;
       if (text && text->size() >= needed) return read.done(slice(*text, read.offset, read.size));
       if (!text && text.error().code == Errc::unsupported) {
-        std::lock_guard lock(mu);
-        top_unsupported = true;
+        Notes notes;
+        {
+          std::lock_guard lock(mu);
+          mark_top_unsupported(notes);
+        }
+        send(notes);
       }
       // Too short (or no TOP): the whole message it is.
       read_message(id, read.offset, read.size, std::move(read.done), false);
@@ -155,6 +163,7 @@ void Filesystem::Impl::on_fetch_failed(const std::shared_ptr<BodyFetch>& fetch, 
   forget_prefetch_scan();
   bytes_in_flight -= std::min(bytes_in_flight, fetch->list_size);
   set_last_error(result.error());
+  pump_held();
   auto waiters = std::move(fetch->waiters);
   auto listeners = std::move(fetch->listeners);
   lock.unlock();
@@ -183,6 +192,7 @@ void Filesystem::Impl::on_body_arrived(const std::shared_ptr<BodyFetch>& fetch) 
       }
       const Attr after = message_attr(*s);
       if (!before.size_exact || before.size != after.size) notes.inodes.push_back(after.ino);
+      note_sizes(fetch->id, notes);
     }
     waiters = std::move(fetch->waiters);
   }
@@ -213,6 +223,7 @@ void Filesystem::Impl::store_body(const std::shared_ptr<BodyFetch>& fetch, const
     bytes_in_flight -= std::min(bytes_in_flight, fetch->list_size);
     late = std::move(fetch->waiters);  // none expected: readers use fetch->body meanwhile
     listeners = std::move(fetch->listeners);
+    pump_held();
   }
   for (auto& w : late) w.done(slice(*fetch->body, w.offset, w.size));
   for (auto& l : listeners) l(Result<void>{});
@@ -311,13 +322,18 @@ void Filesystem::Impl::fetch_stub(const MessageId& id, std::function<void(Result
         if (done) done(std::move(*stub.value()));
         return;
       }
-      std::lock_guard lock(mu);
-      if (MessageState* m = mutable_state(id)) {
-        m->record.has_stub = false;
-        fetch_stub(id, std::move(done));
-      } else if (done) {
-        worker.post([done] { done(Error(Errc::not_found, "the message is no longer on the server")); });
+      Notes notes;
+      {
+        std::lock_guard lock(mu);
+        if (MessageState* m = mutable_state(id)) {
+          m->record.has_stub = false;  // the cache lost it: its size is not known any more
+          note_sizes(id, notes);
+          fetch_stub(id, std::move(done));
+        } else if (done) {
+          worker.post([done] { done(Error(Errc::not_found, "the message is no longer on the server")); });
+        }
       }
+      send(notes);
     });
     return;
   }
@@ -369,9 +385,10 @@ void Filesystem::Impl::on_stub_arrived(const MessageId& id, Result<std::string> 
         if (date) s->record.mtime = *date;
         notes.inodes.push_back(message_inode(s->record));
         notes.inodes.push_back(stub_inode(s->record));
+        note_sizes(id, notes);
       }
     } else if (result.error().code == Errc::unsupported) {
-      top_unsupported = true;
+      mark_top_unsupported(notes);
     }
     // Attribute calls wait for stubs only while the server answers.
     server_reachable = text || result.error().code == Errc::message_gone || result.error().code == Errc::unsupported;

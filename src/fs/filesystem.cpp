@@ -84,7 +84,9 @@ Attr Filesystem::Impl::dir_attr(std::uint64_t ino) const {
   a.gid = options.gid;
   a.size = 0;
   // The newest message's time, so `ls -ld` moves when mail arrives; 0 for an empty box.
-  for (const auto& [id, s] : messages) a.mtime = std::max(a.mtime, s.record.first_seen);
+  for (const auto& [id, s] : messages) {
+    if (!s.held) a.mtime = std::max(a.mtime, s.record.first_seen);
+  }
   a.size_exact = true;
   a.attr_timeout = options.attr_timeout;
   a.entry_timeout = options.entry_timeout;
@@ -138,6 +140,8 @@ std::optional<std::string> Filesystem::Impl::hide(const MessageId& id) {
   std::string name = it->second.name;
   const std::size_t index = it->second.index;
   by_name.erase(name);
+  inexact.erase(id);
+  std::erase(server_order, id);
   order.erase(order.begin() + static_cast<std::ptrdiff_t>(index));
   forget_prefetch_scan();
   for (std::size_t i = index; i < order.size(); ++i) messages.at(order[i]).index = i;
@@ -162,33 +166,45 @@ void Filesystem::Impl::send(const Notes& notes) {
   for (const auto& [parent, name] : notes.entries) notifier->entry_changed(parent, name);
 }
 
-// Replaces the visible listing with `records` minus pending deletions. Names that were
-// visible and are gone are appended to `vanished` (as (parent, name) pairs for both dirs).
+// Replaces the listing with `records` minus pending deletions. Names that were visible and
+// are gone are appended to `vanished` (as (parent, name) pairs for both dirs). With opens
+// skipped, messages the kernel has not seen and whose sizes are not exact yet are held.
 void Filesystem::Impl::install_listing(const std::vector<store::MessageRecord>& records,
                                        std::vector<std::pair<std::uint64_t, std::string>>& vanished) {
   std::map<MessageId, MessageState> old = std::move(messages);
   messages.clear();
-  order.clear();
-  forget_prefetch_scan();
+  server_order.clear();
+  inexact.clear();
+  held_queue.clear();
   by_name.clear();
   for (const auto& record : records) {
     if (pending_deletions.count(record.id) != 0 || committed_deletions.count(record.id) != 0) continue;
     MessageState state;
+    bool was_visible = false;
     if (auto it = old.find(record.id); it != old.end() && it->second.record.inode == record.inode) {
       state = std::move(it->second);  // keeps stub_size and lf_size learnt earlier
+      was_visible = !state.held;
       old.erase(it);
     }
     state.record = record;
     state.name = message_file_name(record.id.uidl, record.id.occurrence);
-    state.index = order.size();
-    by_name[state.name] = record.id;
-    by_inode[message_inode(record)] = record.id;
-    by_inode[stub_inode(record)] = record.id;
-    orphans.erase(record.id);
-    order.push_back(record.id);
+    const bool exact = sizes_exact(state);
+    state.held = opens_skipped && !was_visible && !exact;
+    server_order.push_back(record.id);
+    if (state.held) {
+      held_queue.push_back(record.id);
+    } else {
+      by_name[state.name] = record.id;
+      by_inode[message_inode(record)] = record.id;
+      by_inode[stub_inode(record)] = record.id;
+      orphans.erase(record.id);
+      if (!exact) inexact.insert(record.id);
+    }
     messages.emplace(record.id, std::move(state));
   }
+  rebuild_order();
   for (auto& [id, state] : old) {
+    if (state.held) continue;  // never shown: the kernel knows nothing of it
     vanished.emplace_back(kRootInode, state.name);
     vanished.emplace_back(kHeadersInode, state.name);
     const std::uint64_t m = message_inode(state.record);
@@ -200,6 +216,22 @@ void Filesystem::Impl::install_listing(const std::vector<store::MessageRecord>& 
       by_inode.erase(s);
     }
   }
+}
+
+void Filesystem::Impl::rebuild_order() {
+  order.clear();
+  forget_prefetch_scan();
+  for (const auto& id : server_order) {
+    MessageState& s = messages.at(id);
+    if (s.held) continue;
+    s.index = order.size();
+    order.push_back(id);
+  }
+}
+
+bool Filesystem::Impl::sizes_exact(const MessageState& s) const {
+  const bool body = options.lf ? s.lf_size.has_value() : s.record.exact_size.has_value();
+  return body && (s.stub_size.has_value() || s.record.has_stub || top_unsupported);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -230,7 +262,7 @@ Result<Attr> Filesystem::lookup(std::uint64_t parent, std::string_view name) {
     } else if (d.kind_of(parent) == NodeKind::none) {
       return Error(Errc::not_found, "no such directory");
     } else {
-      return Error(Errc::invalid_argument, "not a directory");
+      return Error(Errc::not_a_directory, "a message file is not a directory");
     }
   }
   // The same attributes getattr gives (it also learns a cached stub's size).
@@ -360,8 +392,7 @@ Result<std::vector<DirEntry>> Filesystem::read_directory(std::uint64_t ino) {
   d.note_activity();
   const NodeKind kind = d.kind_of(ino);
   if (kind != NodeKind::root && kind != NodeKind::headers_dir) {
-    return Error(kind == NodeKind::none ? Errc::not_found : Errc::invalid_argument,
-                 "not a directory");
+    return Error(kind == NodeKind::none ? Errc::not_found : Errc::not_a_directory, "not a directory");
   }
   std::vector<DirEntry> entries;
   entries.reserve(d.order.size() + 3);
@@ -387,6 +418,14 @@ Result<OpenInfo> Filesystem::open(std::uint64_t ino, int open_flags) {
     return Error(Errc::read_only, "popfs files are read-only");
   }
   OpenInfo info;
+  if ((kind == NodeKind::message || kind == NodeKind::stub) && d.options.skip_opens_when_exact &&
+      !d.options.lf && (d.opens_skipped || d.inexact.empty())) {
+    // Every visible size is exact, and install_listing keeps it so from now on.
+    if (!d.opens_skipped) spdlog::info("every file's size is exact: the kernel now opens files without asking");
+    d.opens_skipped = true;
+    info.skip_opens = true;
+    return info;
+  }
   if (kind == NodeKind::stub) {
     const MessageState* s = d.state_of(ino);
     info.direct_io = !s->stub_size.has_value();  // size unknown: do not cut at st_size 0
@@ -403,7 +442,7 @@ Result<OpenInfo> Filesystem::open(std::uint64_t ino, int open_flags) {
   return info;
 }
 
-std::optional<std::string> Filesystem::local_content(std::uint64_t ino, std::size_t limit) {
+std::optional<std::string> Filesystem::local_content(std::uint64_t ino, std::size_t limit, Push push) {
   auto& d = *impl_;
   MessageId id;
   std::uint64_t size = 0;
@@ -425,7 +464,7 @@ std::optional<std::string> Filesystem::local_content(std::uint64_t ino, std::siz
       size = *s->record.exact_size;
     }
     if (size > limit) return std::nullopt;
-    if (!stub) d.note_read_start(id, *s);
+    if (!stub && push == Push::at_open) d.note_read_start(id, *s);
   }
   std::string content;
   if (stub) {

@@ -43,6 +43,9 @@ struct MessageState {
   std::optional<std::uint64_t> stub_size;  // presented size of the stub, once known
   std::optional<std::uint64_t> lf_size;    // with -o lf: presented size once fetched
   std::size_t index = 0;                   // position in the visible listing
+  // Opens skipped: listed by the server but not shown until its sizes are exact (a file
+  // the kernel serves without asking us must never have a provisional size).
+  bool held = false;
 };
 
 enum class NodeKind { root, headers_dir, message, stub, none };
@@ -86,8 +89,14 @@ struct Filesystem::Impl {
   bool stopped = false;
 
   // ---- the visible listing ----
-  std::vector<MessageId> order;
-  std::map<MessageId, MessageState> messages;
+  std::vector<MessageId> order;  // visible messages in server order
+  std::vector<MessageId> server_order;  // the same with the held ones
+  std::map<MessageId, MessageState> messages;  // visible and held
+  // Visible messages whose size (or stub size) is not exact yet; opens can be skipped only
+  // while this is empty.
+  std::set<MessageId> inexact;
+  bool opens_skipped = false;
+  std::deque<MessageId> held_queue;  // held messages waiting for their body fetch
   std::unordered_map<std::string, MessageId> by_name;
   // Every inode the kernel may still hold: visible messages and vanished ones still looked up.
   std::unordered_map<std::uint64_t, MessageId> by_inode;
@@ -146,6 +155,10 @@ struct Filesystem::Impl {
   Attr dir_attr(std::uint64_t ino) const;
   void install_listing(const std::vector<store::MessageRecord>& records,
                        std::vector<std::pair<std::uint64_t, std::string>>& vanished);
+  void rebuild_order();  // `order` and indexes from server_order
+  // Both sizes of the message are exact (the body's once fetched; the stub's once fetched,
+  // or never without TOP).
+  bool sizes_exact(const MessageState& s) const;
   void drop_orphan_if_unused(std::uint64_t ino);
   std::optional<std::string> hide(const MessageId& id);  // returns the name it had
   void note_activity() { activity = true; }
@@ -158,6 +171,14 @@ struct Filesystem::Impl {
     std::vector<std::pair<std::uint64_t, std::string>> entries;
   };
   void send(const Notes& notes);  // without mu (takes it)
+  // After a message's sizes may have changed: keeps `inexact` true, and shows a held message
+  // once its sizes are exact.
+  void note_sizes(const MessageId& id, Notes& notes);
+  // Stubs can then never be fetched; their size 0 counts as final.
+  void mark_top_unsupported(Notes& notes);
+  void pump_held();  // starts body fetches of held messages within the read-ahead budget
+  // With opens skipped: offers the kernel the cached files after `index` (a page-cache miss).
+  void push_ahead(std::size_t index);
 
   // fetching.cpp
   std::shared_ptr<BodyFetch> start_fetch(const MessageId& id, std::optional<PendingRead> waiter);  // mu held

@@ -3,8 +3,7 @@
 // for the network. Kernel cache invalidations go through a queue and a thread of their own
 // (libfuse: never notify about an inode from inside a handler of an operation on it).
 
-#define FUSE_USE_VERSION 34
-#include <fuse3/fuse_lowlevel.h>
+#include "notifier.hpp"  // fuse_lowlevel.h, with FUSE_USE_VERSION
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,14 +31,13 @@ namespace {
 // What the handlers reach through fuse_req_userdata.
 struct Context {
   fs::Filesystem& filesystem;
-  fuse_session* se = nullptr;  // set before the request loop starts
+  fuse_session* se = nullptr;     // set before the request loop starts
+  Notifier* notifier = nullptr;   // likewise
 };
 
 Context& context(fuse_req_t req) { return *static_cast<Context*>(fuse_req_userdata(req)); }
 fs::Filesystem& core(fuse_req_t req) { return context(req).filesystem; }
 
-// Files up to this size are pushed whole into the page cache when opened (see op_open).
-constexpr std::size_t kPushAtOpenLimit = 256 * 1024;
 
 struct stat to_stat(const fs::Attr& a) {
   struct stat st;
@@ -180,6 +178,9 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Context& ctx = context(req);
   auto info = ctx.filesystem.open(ino, fi->flags);
   if (!info) return reply_error(req, info.error());
+  // "Opens not implemented": the kernel opens every file itself from now on, keeping the
+  // page cache (no OPEN or RELEASE round trip per file). Safe because every size is exact.
+  if (info->skip_opens) return static_cast<void>(fuse_reply_err(req, ENOSYS));
   fi->direct_io = info->direct_io ? 1 : 0;
   fi->keep_cache = info->keep_cache ? 1 : 0;
   if (info->keep_cache && !info->direct_io) {
@@ -187,7 +188,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     // reader's read is a page-cache hit instead of a READ round trip (cp -r of a cached
     // mailbox: one fewer wait per file). The kernel locks no page of the inode during
     // OPEN, so this cannot wait on ourselves; a failure only means the read comes to us.
-    if (auto content = ctx.filesystem.local_content(ino, kPushAtOpenLimit); content && !content->empty()) {
+    if (auto content = ctx.filesystem.local_content(ino, kPushLimit); content && !content->empty()) {
       fuse_bufvec buf = FUSE_BUFVEC_INIT(content->size());
       buf.buf[0].mem = content->data();
       fuse_lowlevel_notify_store(ctx.se, ino, 0, &buf, static_cast<fuse_buf_copy_flags>(0));
@@ -255,7 +256,12 @@ void op_rename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*,
   fuse_reply_err(req, EROFS);
 }
 void op_link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { fuse_reply_err(req, EROFS); }
-void op_write(fuse_req_t req, fuse_ino_t, const char*, size_t, off_t, fuse_file_info*) { fuse_reply_err(req, EROFS); }
+void op_write(fuse_req_t req, fuse_ino_t ino, const char*, size_t, off_t, fuse_file_info*) {
+  // Only with opens skipped can a file be open for writing: a write through a shared mmap
+  // changed the kernel's pages before reaching us, so they must go (doc/SEMANTICS.md).
+  context(req).notifier->drop_pages(ino);
+  fuse_reply_err(req, EROFS);  // frees req
+}
 void op_create(fuse_req_t req, fuse_ino_t, const char*, mode_t, fuse_file_info*) { fuse_reply_err(req, EROFS); }
 void op_setxattr(fuse_req_t req, fuse_ino_t, const char*, const char*, size_t, int) { fuse_reply_err(req, EROFS); }
 void op_removexattr(fuse_req_t req, fuse_ino_t, const char*) { fuse_reply_err(req, EROFS); }
@@ -278,6 +284,10 @@ void op_init(void*, fuse_conn_info* conn) {
   // Readers of one file run in parallel; the page cache serves repeated reads.
   if ((conn->capable & FUSE_CAP_ASYNC_READ) != 0) conn->want |= FUSE_CAP_ASYNC_READ;
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_WRITEBACK_CACHE);
+  // open(O_TRUNC) must reach us as a truncation (EROFS) even when opens are skipped.
+  conn->want &= ~static_cast<unsigned>(FUSE_CAP_ATOMIC_O_TRUNC);
+  // A read after the attributes expired re-asks them (and so st_size) first.
+  if ((conn->capable & FUSE_CAP_AUTO_INVAL_DATA) != 0) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
   // Always readdirplus (not the kernel's "auto" guess): one request gives the attributes
   // of many entries, sparing cp -r / tar / rsync a lookup per file.
   if ((conn->capable & FUSE_CAP_READDIRPLUS) != 0) {
@@ -322,63 +332,6 @@ fuse_lowlevel_ops make_ops() {
 }
 
 const fuse_lowlevel_ops kOps = make_ops();
-
-// Queue + thread for kernel notifications.
-class Notifier final : public fs::KernelNotifier {
- public:
-  explicit Notifier(fuse_session* se) : se_(se), thread_([this] { run(); }) {}
-  ~Notifier() override { stop(); }
-
-  void inode_changed(std::uint64_t ino) override { push(Item{ino, {}}); }
-  void entry_changed(std::uint64_t parent, std::string name) override { push(Item{parent, std::move(name)}); }
-
-  void stop() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  struct Item {
-    std::uint64_t ino;
-    std::optional<std::string> name;  // set: an entry in directory `ino`
-  };
-  void push(Item item) {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-      items_.push_back(std::move(item));
-    }
-    cv_.notify_all();
-  }
-  void run() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      cv_.wait(lock, [&] { return stopping_ || !items_.empty(); });
-      if (stopping_) return;  // the session is going away: nothing left to invalidate
-      Item item = std::move(items_.front());
-      items_.pop_front();
-      lock.unlock();
-      // Errors (ENOENT: the kernel does not know the inode) mean there is nothing to drop.
-      if (item.name) {
-        fuse_lowlevel_notify_inval_entry(se_, item.ino, item.name->c_str(), item.name->size());
-      } else {
-        fuse_lowlevel_notify_inval_inode(se_, item.ino, -1, 0);  // attributes only
-      }
-      lock.lock();
-    }
-  }
-
-  fuse_session* se_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Item> items_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
 
 std::string escape_option(const std::string& value) {
   std::string out;
@@ -494,7 +447,8 @@ Result<std::unique_ptr<Session>> Session::mount(fs::Filesystem& filesystem, cons
     return Error(Errc::io, "mounting FUSE on " + config.mountpoint + " failed" + hint);
   }
   impl->mounted = true;
-  impl->notifier = std::make_unique<Notifier>(impl->se);
+  impl->notifier = std::make_unique<Notifier>(impl->se, filesystem);
+  impl->context.notifier = impl->notifier.get();
   filesystem.set_kernel_notifier(impl->notifier.get());
   Impl* raw = impl.get();
   impl->loop_thread = std::thread([raw] { raw->run_loop(); });

@@ -28,6 +28,7 @@ std::string_view errc_name(Errc code) noexcept {
     case Errc::io: return "io";
     case Errc::no_space: return "no_space";
     case Errc::not_permitted: return "not_permitted";
+    case Errc::not_a_directory: return "not_a_directory";
   }
   return "unknown";
 }
@@ -44,6 +45,7 @@ int errc_to_errno(Errc code) noexcept {
     case Errc::unsupported: return ENOTSUP;
     case Errc::auth_failed: return EACCES;
     case Errc::not_permitted: return EPERM;
+    case Errc::not_a_directory: return ENOTDIR;
     default: return EIO;  // what a network filesystem reports for "could not get the data"
   }
 }

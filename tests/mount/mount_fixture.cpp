@@ -3,10 +3,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
 #include <future>
+#include <sstream>
 
 #include "popfs/mailbox/pop3_maildrop.hpp"
 #include "popfs/net/account.hpp"
+#include "popfs/util/uidl_name.hpp"
 #include "popfs_test/corpus.hpp"
 
 namespace popfs::test {
@@ -24,6 +28,28 @@ std::string shell_quote(const std::string& s) {
 }
 
 CommandResult shell(const std::string& command_line) { return run_command({"bash", "-c", command_line}); }
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<std::string> ls(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  auto r = shell("ls -1 " + shell_quote(dir.string()));
+  std::istringstream lines(r.output);
+  for (std::string line; std::getline(lines, line);) names.push_back(line);
+  return names;
+}
+
+std::vector<std::string> sorted_names(const std::vector<IndependentMessage>& messages) {
+  std::vector<std::string> names;
+  for (const auto& m : messages) names.push_back(message_file_name(m.uidl));
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 namespace {
 

@@ -11,12 +11,14 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "popfs/fs/filesystem.hpp"
 #include "popfs/fuse/session.hpp"
 #include "popfs/mailbox/maildrop.hpp"
 #include "popfs/store/cache.hpp"
 #include "popfs_test/dovecot.hpp"
+#include "popfs_test/independent_client.hpp"
 #include "popfs_test/process.hpp"
 #include "popfs_test/temp_dir.hpp"
 
@@ -25,6 +27,10 @@ namespace popfs::test {
 // Runs a shell command line (bash -c) to completion (60 s deadline); output interleaved.
 CommandResult shell(const std::string& command_line);
 std::string shell_quote(const std::string& s);
+std::string slurp(const std::filesystem::path& p);  // the whole file, binary
+std::vector<std::string> ls(const std::filesystem::path& dir);  // `ls -1`: names, sorted
+// The file names popfs gives these messages, sorted as ls sorts them here.
+std::vector<std::string> sorted_names(const std::vector<IndependentMessage>& messages);
 
 // One mount of one cache directory; several Mounts in a row share the cache (remounts).
 class Mount {

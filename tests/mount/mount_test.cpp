@@ -6,9 +6,7 @@
 #include <sys/xattr.h>
 
 #include <algorithm>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "mount_fixture.hpp"
 #include "popfs/util/uidl_name.hpp"
@@ -16,28 +14,6 @@
 
 namespace popfs::test {
 namespace {
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::vector<std::string> ls(const std::filesystem::path& dir) {
-  std::vector<std::string> names;
-  auto r = shell("ls -1 " + shell_quote(dir.string()));
-  std::istringstream lines(r.output);
-  for (std::string line; std::getline(lines, line);) names.push_back(line);
-  return names;
-}
-
-std::vector<std::string> sorted_names(const std::vector<IndependentMessage>& messages) {
-  std::vector<std::string> names;
-  for (const auto& m : messages) names.push_back(message_file_name(m.uidl));
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 TEST_F(MountTest, CatAndStatSeeExactlyTheServersBytes) {
   start_dovecot(12, 1);

@@ -73,6 +73,10 @@ struct OpenInfo {
   // an unfetched stub's 0), so a reader gets exactly the bytes, neither cut nor padded.
   bool direct_io = false;
   bool keep_cache = false;  // content is exact and unchanged: keep the page cache
+  // Every file's size is exact and stays so for the rest of the mount (see "Opens skipped"
+  // in doc/SEMANTICS.md): the adapter tells the kernel that opens need no answer (ENOSYS),
+  // which spares one round trip per file opened. Set once; open() is not called again.
+  bool skip_opens = false;
 };
 
 struct Status {
@@ -83,6 +87,7 @@ struct Status {
   std::optional<std::chrono::system_clock::time_point> last_refresh;
   std::string last_error;  // empty when the last server contact succeeded
   bool refreshing = false;
+  bool opens_skipped = false;  // OpenInfo::skip_opens was given: files come from the page cache
 };
 
 struct SyncProgress {
@@ -138,13 +143,16 @@ class Filesystem {
   void getattr(std::uint64_t ino, AttrDone done);
   // Every entry of a directory, "." and ".." first, messages in server order. From memory.
   Result<std::vector<DirEntry>> read_directory(std::uint64_t ino);
-  // accmode_flags: the open(2) flags; anything but read-only fails with EROFS.
+  // open_flags: the open(2) flags; anything but read-only fails with EROFS.
   Result<OpenInfo> open(std::uint64_t ino, int open_flags);
-  // The whole content of a file that open() gave keep_cache, when its bytes are local (a
-  // cached body, a known stub) and at most `limit` bytes; nullopt otherwise. Never touches
-  // the network. The adapter pushes it into the kernel's page cache at open, sparing the
-  // reader a READ round trip; counts as the start of a read (sequential read-ahead).
-  std::optional<std::string> local_content(std::uint64_t ino, std::size_t limit);
+  // The whole content of a file whose size is exact, when its bytes are local (a cached
+  // body, a known stub) and at most `limit` bytes; nullopt otherwise, and nullopt for a file
+  // already handed out since the kernel last forgot it. Never touches the network. The
+  // adapter stores it in the kernel's page cache (at open, or ahead of a sequential reader
+  // when KernelNotifier::content_ready names it), sparing a READ round trip. At open it
+  // counts as the start of a read (sequential read-ahead); ahead of a reader it does not.
+  enum class Push { at_open, ahead };
+  std::optional<std::string> local_content(std::uint64_t ino, std::size_t limit, Push push = Push::at_open);
   // Up to `size` bytes at `offset`; fewer only at the end of the file. `done` runs exactly
   // once, inline when the data is local, otherwise later from a core thread.
   void read(std::uint64_t ino, std::uint64_t offset, std::size_t size, ReadDone done);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace popfs::fs {
 
@@ -15,6 +16,9 @@ class KernelNotifier {
   virtual void inode_changed(std::uint64_t ino) = 0;
   // The name appeared or vanished in directory `parent`: drop the cached dentry.
   virtual void entry_changed(std::uint64_t parent, std::string name) = 0;
+  // These files' bytes are local and exact, and a reader is likely to read them next: the
+  // adapter may store them in the page cache (Filesystem::local_content with Push::ahead).
+  virtual void content_ready(std::vector<std::uint64_t> inodes) { (void)inodes; }
 };
 
 }  // namespace popfs::fs

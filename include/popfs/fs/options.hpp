@@ -41,6 +41,18 @@ struct FsOptions {
   std::chrono::milliseconds deletion_retry_min{1000};
   std::chrono::milliseconds deletion_retry_max{60000};
 
+  // When every listed file's size is exact (everything fetched once: after `popfs sync`, or
+  // a remount of a fully read mailbox), tell the kernel to skip opens; from then on new mail
+  // is listed only once its body and header stub are fetched (doc/SEMANTICS.md). Off with
+  // -o lf, whose sizes are known only while a converted body is in memory.
+  bool skip_opens_when_exact = true;
+  // With opens skipped, a read that misses the page cache stores up to this many following
+  // cached files (each at most push_ahead_file_limit bytes, push_ahead_bytes in all) in the
+  // page cache, ahead of a sequential reader.
+  std::uint32_t push_ahead_files = 64;
+  std::uint64_t push_ahead_bytes = 8ULL << 20;
+  std::uint64_t push_ahead_file_limit = 256 * 1024;
+
   // Kernel cache timeouts (seconds) for names and for attributes that are exact. Attributes
   // that are provisional (LIST size before the first fetch) always get 0.
   // Every change is also pushed to the kernel (KernelNotifier), so these can be long.

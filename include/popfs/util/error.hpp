@@ -32,6 +32,7 @@ enum class Errc {
   io,                  // local file system failure
   no_space,
   not_permitted,       // refused on purpose, e.g. deleting one of two messages sharing a UIDL
+  not_a_directory,     // a path goes through a file as if it were a directory
 };
 
 std::string_view errc_name(Errc code) noexcept;

@@ -27,6 +27,7 @@ ExitCode exit_code_for(Errc code) noexcept {
     case Errc::no_space:
       return ExitCode::cache;
     case Errc::not_permitted:
+    case Errc::not_a_directory:
     case Errc::cancelled:
     case Errc::not_found:
     case Errc::read_only:

@@ -50,6 +50,10 @@ TEST_F(FsTest, LookupOfUnknownNameIsENOENT) {
   EXPECT_EQ(r.error().to_errno(), ENOENT);
   auto in_file = filesystem->lookup(ino_of("a.eml"), "x");
   ASSERT_FALSE(in_file.ok());
+  EXPECT_EQ(in_file.error().to_errno(), ENOTDIR);
+  auto list_file = filesystem->read_directory(ino_of("a.eml"));
+  ASSERT_FALSE(list_file.ok());
+  EXPECT_EQ(list_file.error().to_errno(), ENOTDIR);
 }
 
 TEST_F(FsTest, AttributesAreReadOnlyAndOwnedByTheMountingUser) {

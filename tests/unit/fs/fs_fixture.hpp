@@ -30,6 +30,14 @@ class RecordingNotifier final : public fs::KernelNotifier {
     std::lock_guard lock(mu);
     entries.emplace_back(parent, std::move(name));
   }
+  void content_ready(std::vector<std::uint64_t> offered) override {
+    std::lock_guard lock(mu);
+    ready.insert(ready.end(), offered.begin(), offered.end());
+  }
+  std::vector<std::uint64_t> ready_inodes() {
+    std::lock_guard lock(mu);
+    return ready;
+  }
   bool saw_inode(std::uint64_t ino) {
     std::lock_guard lock(mu);
     return std::find(inodes.begin(), inodes.end(), ino) != inodes.end();
@@ -41,6 +49,7 @@ class RecordingNotifier final : public fs::KernelNotifier {
   std::mutex mu;
   std::vector<std::uint64_t> inodes;
   std::vector<std::pair<std::uint64_t, std::string>> entries;
+  std::vector<std::uint64_t> ready;  // content_ready, in order
 };
 
 // Polls `condition` until it holds or the deadline passes.

@@ -1,0 +1,79 @@
+#include "notifier.hpp"
+
+namespace popfs::fuse {
+
+Notifier::Notifier(fuse_session* se, fs::Filesystem& filesystem)
+    : se_(se), filesystem_(filesystem), thread_([this] { run(); }) {}
+
+Notifier::~Notifier() { stop(); }
+
+void Notifier::inode_changed(std::uint64_t ino) { enqueue({Item{Action::attributes, ino, {}}}); }
+
+void Notifier::entry_changed(std::uint64_t parent, std::string name) {
+  enqueue({Item{Action::entry, parent, std::move(name)}});
+}
+
+void Notifier::content_ready(std::vector<std::uint64_t> inodes) {
+  std::vector<Item> items;
+  items.reserve(inodes.size());
+  for (auto ino : inodes) items.push_back(Item{Action::push, ino, {}});
+  enqueue(std::move(items));
+}
+
+void Notifier::drop_pages(std::uint64_t ino) { enqueue({Item{Action::pages, ino, {}}}); }
+
+void Notifier::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Notifier::enqueue(std::vector<Item> items) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    for (auto& item : items) items_.push_back(std::move(item));
+  }
+  cv_.notify_all();
+}
+
+void Notifier::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stopping_ || !items_.empty(); });
+    if (stopping_) return;
+    Item item = std::move(items_.front());
+    items_.pop_front();
+    lock.unlock();
+    perform(item);
+    lock.lock();
+  }
+}
+
+// Errors (ENOENT: the kernel does not know the inode) mean there is nothing to drop or fill.
+void Notifier::perform(const Item& item) {
+  switch (item.action) {
+    case Action::attributes:
+      fuse_lowlevel_notify_inval_inode(se_, item.ino, -1, 0);
+      return;
+    case Action::entry:
+      fuse_lowlevel_notify_inval_entry(se_, item.ino, item.name.c_str(), item.name.size());
+      return;
+    case Action::pages:
+      fuse_lowlevel_notify_inval_inode(se_, item.ino, 0, 0);  // attributes and every page
+      return;
+    case Action::push: {
+      auto content = filesystem_.local_content(item.ino, kPushLimit, fs::Filesystem::Push::ahead);
+      if (!content || content->empty()) return;
+      fuse_bufvec buf = FUSE_BUFVEC_INIT(content->size());
+      buf.buf[0].mem = content->data();
+      fuse_lowlevel_notify_store(se_, item.ino, 0, &buf, static_cast<fuse_buf_copy_flags>(0));
+      return;
+    }
+  }
+}
+
+}  // namespace popfs::fuse

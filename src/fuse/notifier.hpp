@@ -1,0 +1,59 @@
+#pragma once
+// The FUSE side of fs::KernelNotifier: a queue and a thread of its own, because libfuse
+// forbids notifying the kernel about an inode from inside a handler of an operation on it
+// (the kernel may hold that inode's lock while it waits for our reply).
+
+#define FUSE_USE_VERSION 34
+#include <fuse3/fuse_lowlevel.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "popfs/fs/filesystem.hpp"
+#include "popfs/fs/kernel_notifier.hpp"
+
+namespace popfs::fuse {
+
+// Files up to this size are stored whole in the page cache (at open, or ahead of a reader).
+inline constexpr std::size_t kPushLimit = 256 * 1024;
+
+class Notifier final : public fs::KernelNotifier {
+ public:
+  Notifier(fuse_session* se, fs::Filesystem& filesystem);
+  ~Notifier() override;  // stop()
+
+  void inode_changed(std::uint64_t ino) override;
+  void entry_changed(std::uint64_t parent, std::string name) override;
+  void content_ready(std::vector<std::uint64_t> inodes) override;
+  // The kernel's pages of this file may not be the message's bytes any more: drop them.
+  void drop_pages(std::uint64_t ino);
+
+  // Whatever is still queued is dropped: the session is going away.
+  void stop();
+
+ private:
+  enum class Action { attributes, entry, pages, push };
+  struct Item {
+    Action action;
+    std::uint64_t ino;  // the directory for Action::entry
+    std::string name;   // Action::entry only
+  };
+  void enqueue(std::vector<Item> items);
+  void run();
+  void perform(const Item& item);
+
+  fuse_session* se_;
+  fs::Filesystem& filesystem_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> items_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace popfs::fuse

@@ -8,6 +8,7 @@
 // mailbox as it was at login and deletions are applied to the mailbox only at QUIT.
 //
 // Knobs are read when a session starts; change them between sessions with update().
+// Pauses the server makes (trickle, answer_delay) end early when the server is destroyed.
 //   FakePop3Server server({.mailbox = {{"uid-1", "Subject: a\n\nbody\n"}}});
 //   server.update([](FakePop3Options& o) { o.drop_after_bytes = 100; o.drop_on_command = "RETR"; });
 
@@ -79,6 +80,16 @@ struct FakePop3Options {
   // Exact bytes to send instead of the normal response. Key: a command as above; the
   // whole line wins over the verb.
   std::map<std::string, std::string> raw_responses{};
+  // Pace every byte sent from the first response to this command to the end of the session:
+  // trickle_bytes at a time, trickle_interval before each piece. One byte per 100 ms is a
+  // trickling server; kilobytes per few ms is a slow but steady link.
+  std::string trickle_on_command{};
+  std::size_t trickle_bytes = 1;
+  std::chrono::milliseconds trickle_interval{100};
+  // Wait `answer_delay` before answering the first such command (commands sent behind it
+  // wait too): a server that stalls, then answers after all.
+  std::string delay_before{};
+  std::chrono::milliseconds answer_delay{0};
 };
 
 class FakePop3Server {

@@ -38,6 +38,7 @@ struct FakePop3Server::State {
   std::vector<std::vector<std::string>> commands;  // per session
   std::map<std::size_t, int> open_fds;             // session -> socket, for shutdown
   bool stopping = false;
+  std::condition_variable stop_requested;          // ends the sessions' pauses
 
   std::unique_ptr<TempDir> tls_dir;
   std::unique_ptr<detail::TlsServerContext> tls;
@@ -158,6 +159,8 @@ class Session {
       options_.stall_after.clear();
       options_.raw_responses.clear();
       options_.auth_result = FakeAuthResult::ok;
+      options_.trickle_on_command.clear();
+      options_.delay_before.clear();
     }
   }
 
@@ -188,6 +191,11 @@ class Session {
     const std::string verb = words.empty() ? std::string() : upper(words[0]);
     if (!budget_ && matches(options_.drop_on_command, line, verb)) budget_ = options_.drop_after_bytes;
     if (matches(options_.stall_before, line, verb)) return stall(), false;
+    if (!trickling_ && matches(options_.trickle_on_command, line, verb)) trickling_ = true;
+    if (!delayed_ && matches(options_.delay_before, line, verb)) {
+      delayed_ = true;
+      if (!pause(options_.answer_delay)) return false;
+    }
     bool keep_going = true;
     if (const auto raw = raw_response(line, verb)) {
       keep_going = send(*raw) && verb != "QUIT";
@@ -392,15 +400,34 @@ class Session {
 
   // Sends within the drop budget; false (and the connection cut) once it is spent.
   bool send(const std::string& bytes) {
-    if (!budget_) return stream_.write(bytes);
+    if (!budget_) return emit(bytes);
     const std::size_t allowed = std::min(*budget_, bytes.size());
-    const bool all = stream_.write(std::string_view(bytes).substr(0, allowed)) && allowed == bytes.size();
+    const bool all = emit(std::string_view(bytes).substr(0, allowed)) && allowed == bytes.size();
     *budget_ -= allowed;
     if (!all || *budget_ == 0) {
       cut();
       return false;
     }
     return true;
+  }
+
+  // Writes, paced when trickling.
+  bool emit(std::string_view bytes) {
+    if (!trickling_) return stream_.write(bytes);
+    const std::size_t piece = std::max<std::size_t>(options_.trickle_bytes, 1);
+    while (!bytes.empty()) {
+      if (!pause(options_.trickle_interval)) return false;
+      const auto part = bytes.substr(0, piece);
+      if (!stream_.write(part)) return false;
+      bytes.remove_prefix(part.size());
+    }
+    return true;
+  }
+
+  // Waits, unless the server is being destroyed (then false).
+  bool pause(std::chrono::milliseconds duration) {
+    std::unique_lock lock(state_.mutex);
+    return !state_.stop_requested.wait_for(lock, duration, [&] { return state_.stopping; });
   }
 
   // Reads and records what the client sends, never answering, until it hangs up.
@@ -424,6 +451,8 @@ class Session {
   detail::SocketStream stream_;
   FakePop3Options options_;
   std::optional<std::size_t> budget_;
+  bool trickling_ = false;
+  bool delayed_ = false;
   bool logged_in_ = false;
   std::string user_;
   std::vector<State::Stored> snapshot_;
@@ -495,6 +524,7 @@ FakePop3Server::~FakePop3Server() {
     state.stopping = true;
     for (const auto& [session, fd] : state.open_fds) ::shutdown(fd, SHUT_RDWR);
   }
+  state.stop_requested.notify_all();
   const std::uint64_t one = 1;
   [[maybe_unused]] const auto written = ::write(state.wake_fd, &one, sizeof one);
   state.acceptor.join();

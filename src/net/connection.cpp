@@ -24,6 +24,16 @@ namespace {
 // A CAPA answer is a few hundred bytes; refuse to buffer a server that never stops.
 constexpr std::uint64_t max_capa_bytes = 64 * 1024;
 constexpr std::size_t read_chunk_bytes = 64 * 1024;
+
+using Clock = std::chrono::steady_clock;
+
+std::string seconds_text(std::chrono::milliseconds duration) {
+  return fmt::format("{:.1f} s", static_cast<double>(duration.count()) / 1000.0);
+}
+
+std::chrono::milliseconds ceil_milliseconds(Clock::duration duration) {
+  return std::chrono::ceil<std::chrono::milliseconds>(duration);
+}
 }  // namespace
 
 std::string_view auth_method_name(AuthMethod method) noexcept {
@@ -160,8 +170,20 @@ void Connection::fail_everything(const Error& error) {
   for (auto& request : queued) request.done(error);
 }
 
+Error Connection::too_slow(std::uint64_t bytes) const {
+  return Error(Errc::timeout,
+               fmt::format("{}:{}: server too slow: {} bytes in {} while waiting for an answer "
+                           "(at least {} bytes are expected in that time)",
+                           account_.host, account_.port, bytes,
+                           seconds_text(account_.response_timeout), account_.min_progress_bytes));
+}
+
 asio::awaitable<Result<Connection::Answer>> Connection::read_answer(const BodySink& sink) {
   std::optional<pop3::StatusLine> status;
+  // The minimum-progress window (Account::min_progress_bytes): it starts when this answer is
+  // first waited for, so an answer that ends within it has made progress whatever its size.
+  std::optional<Clock::time_point> window_start;
+  std::uint64_t window_bytes = 0;
   for (;;) {
     auto step = session_.consume(std::string_view(input_).substr(input_pos_));
     input_pos_ += step.consumed;
@@ -193,9 +215,29 @@ asio::awaitable<Result<Connection::Answer>> Connection::read_answer(const BodySi
     input_.erase(0, input_pos_);
     input_pos_ = 0;
     if (read_buffer_.empty()) read_buffer_.resize(read_chunk_bytes);
-    auto got = co_await transport_->read_some(read_buffer_, account_.response_timeout);
-    if (!got) co_return std::move(got).error();
+    if (!window_start) window_start = Clock::now();
+    // Silence is cut by response_timeout; a window still short of bytes ends at its end.
+    const bool window_short = window_bytes < account_.min_progress_bytes;
+    auto read_timeout = account_.response_timeout;
+    if (window_short) {
+      const auto left = *window_start + account_.response_timeout - Clock::now();
+      if (left <= Clock::duration::zero()) co_return too_slow(window_bytes);
+      read_timeout = ceil_milliseconds(left);
+    }
+    auto got = co_await transport_->read_some(read_buffer_, read_timeout);
+    if (!got) {
+      // Nothing at all in the window is plain silence: the transport's message says so.
+      if (got.error().code == Errc::timeout && window_short && window_bytes > 0)
+        co_return too_slow(window_bytes);
+      co_return std::move(got).error();
+    }
     input_.append(read_buffer_.data(), *got);
+    window_bytes += *got;
+    if (Clock::now() - *window_start >= account_.response_timeout) {
+      if (window_bytes < account_.min_progress_bytes) co_return too_slow(window_bytes);
+      window_start = Clock::now();
+      window_bytes = 0;
+    }
   }
 }
 

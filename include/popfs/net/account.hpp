@@ -33,6 +33,12 @@ struct Account {
 
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(15)};
   std::chrono::milliseconds response_timeout{std::chrono::seconds(30)};
+  // Minimum progress (like curl's --speed-limit): while an answer is awaited, at least this
+  // many bytes of it must arrive in every response_timeout, unless the answer ends first;
+  // otherwise the connection fails with Errc::timeout ("server too slow"). response_timeout
+  // alone only catches silence, so a server trickling a byte every few seconds would hold a
+  // reader for ever. 1 KiB per 30 s (34 bytes/s) cuts trickles, never a slow link. 0: off.
+  std::uint64_t min_progress_bytes = 1024;
   // Keep an idle session this long for more work, then QUIT so other clients can log in.
   std::chrono::milliseconds idle_grace{std::chrono::seconds(3)};
   bool pipelining = true;  // use PIPELINING when the server advertises it

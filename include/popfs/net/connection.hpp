@@ -119,6 +119,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<Result<Answer>> roundtrip(const pop3::Command& command,
                                                    const BodySink& sink = {});
   boost::asio::awaitable<Result<Answer>> read_answer(const BodySink& sink);
+  Error too_slow(std::uint64_t bytes_in_window) const;
   boost::asio::awaitable<void> pump();
   void fail_everything(const Error& error);
   void wake() noexcept;

@@ -20,6 +20,7 @@
 #include "net_test_util.hpp"
 #include "popfs/net/connection.hpp"
 #include "popfs/pop3/sasl.hpp"
+#include "popfs_test/corpus.hpp"
 #include "popfs_test/fake_pop3_server.hpp"
 #include "popfs_test/process.hpp"
 
@@ -436,6 +437,66 @@ TEST_F(ConnectionFakeTest, RetrIsStreamedInBoundedChunks) {
   EXPECT_EQ(total, std::string("Subject: big\r\n\r\n").size() + 16384u * 65u);
   EXPECT_GE(chunks, 16u);
   EXPECT_LE(largest, 64u * 1024u);
+}
+
+// Minimum progress: a server trickling one byte every 50 ms is never silent for a whole
+// response_timeout, yet it is cut once a window passes with less than 1 KiB.
+TEST_F(ConnectionFakeTest, TrickleIsCutWithinTwoWindows) {
+  const std::string body(20000, 't');
+  auto options = options_with(FakeTls::implicit, {{"slow", "Subject: s\n\n" + body + "\n", {}}});
+  options.trickle_on_command = "RETR";
+  options.trickle_bytes = 1;
+  options.trickle_interval = 50ms;
+  FakePop3Server server(options);
+  auto account = fake_account(server, Security::implicit_tls);
+  account.response_timeout = 600ms;
+  ASSERT_EQ(account.min_progress_bytes, 1024u) << "the default is 1 KiB";
+  std::shared_ptr<Connection> connection;
+  auto opened = open(account, &connection);
+  ASSERT_TRUE(opened && *opened) << (opened ? opened->error().describe() : "");
+  std::optional<Result<pop3::StatusLine>> retr;
+  const auto started = std::chrono::steady_clock::now();
+  connection->execute(pop3::Command::retr(1), {},
+                      [&](Result<pop3::StatusLine> r) { retr = std::move(r); });
+  ASSERT_TRUE(run_until(io_, [&] { return retr.has_value(); }, 20s)) << "never cut";
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(*retr);
+  EXPECT_EQ(retr->error().code, Errc::timeout) << retr->error().describe();
+  // Not the silence message: bytes did arrive, too few of them.
+  EXPECT_NE(retr->error().message.find("server too slow"), std::string::npos)
+      << retr->error().message;
+  EXPECT_GE(elapsed, 600ms) << "not before a whole window";
+  EXPECT_LT(elapsed, 2 * 600ms + 500ms) << "within about two windows";
+  EXPECT_TRUE(connection->is_dead());
+}
+
+// A slow but steady link is not a trickle: 300 KiB arriving over about five windows (8 KiB
+// every 50 ms) must not be cut, though no window sees the whole answer.
+TEST_F(ConnectionFakeTest, SlowSteadyStreamIsNotCut) {
+  std::string body;
+  for (int i = 0; i < 4800; ++i) body += std::string(63, static_cast<char>('a' + i % 26)) + "\n";
+  FakePop3Server server(options_with(FakeTls::implicit, {{"big", "Subject: big\n\n" + body, {}}}));
+  server.update([](FakePop3Options& o) {
+    o.trickle_on_command = "RETR";
+    o.trickle_bytes = 8192;
+    o.trickle_interval = 50ms;
+  });
+  auto account = fake_account(server, Security::implicit_tls);
+  account.response_timeout = 400ms;
+  std::shared_ptr<Connection> connection;
+  auto opened = open(account, &connection);
+  ASSERT_TRUE(opened && *opened) << (opened ? opened->error().describe() : "");
+  std::string received;
+  std::optional<Result<pop3::StatusLine>> retr;
+  const auto started = std::chrono::steady_clock::now();
+  connection->execute(
+      pop3::Command::retr(1), [&](std::string_view chunk) { received.append(chunk); },
+      [&](Result<pop3::StatusLine> r) { retr = std::move(r); });
+  ASSERT_TRUE(run_until(io_, [&] { return retr.has_value(); }, 30s));
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(*retr) << retr->error().describe();
+  EXPECT_EQ(received, popfs::test::to_crlf("Subject: big\n\n" + body));
+  EXPECT_GE(elapsed, 3 * 400ms) << "the answer spanned several windows";
 }
 
 // Debug logs show the dialogue but never a secret, in clear or base64.

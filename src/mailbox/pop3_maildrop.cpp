@@ -11,6 +11,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "ordered_completions.hpp"
@@ -32,8 +33,8 @@ bool connection_broke(const Error& error) {
 
 class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Impl(net::IoThread& io, net::Account account, net::ConnectionLimits limits)
-      : io_(io), account_(std::move(account)), limits_(limits), idle_timer_(io_.executor()),
+  Impl(net::IoThread& io, net::Account account, Pop3MaildropOptions options)
+      : io_(io), account_(std::move(account)), options_(options), idle_timer_(io_.executor()),
         delay_timer_(io_.executor()) {}
 
   enum class Kind { list, top, retr, commit };
@@ -144,6 +145,10 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
 
   void start_session() {
     const auto now = Clock::now();
+    if (refused_login_ && now < login_retry_at_) {
+      fail_pending(refused_login_error(login_retry_at_ - now));
+      return;
+    }
     if (now < not_before_) {
       const auto wait = not_before_ - now;
       if (wait > account_.connect_timeout) {
@@ -165,8 +170,8 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
     session->start_serial = request_serial_ + 1;
     net::Account account = account_;
     account.pipelining = account.pipelining && !pipelining_broken_;
-    session->connection =
-        net::Connection::create(io_.executor(), std::move(account), ++generation_, limits_);
+    session->connection = net::Connection::create(io_.executor(), std::move(account),
+                                                  ++generation_, options_.limits);
     session_ = session;
     update_stats();
     session->connection->open([self = shared_from_this(), session](Result<void> opened) {
@@ -183,10 +188,13 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
         const auto& caps = session->connection->capabilities();
         not_before_ = Clock::now() + std::chrono::seconds(caps.login_delay_seconds.value_or(60));
       }
+      if (session->connection->credentials_refused()) back_off_logins(error);
       update_stats();
       fail_pending(error);
       return;
     }
+    login_backoff_ = Clock::duration::zero();
+    refused_login_.reset();
     const auto& caps = session->connection->capabilities();
     if (caps.login_delay_seconds)
       not_before_ = Clock::now() + std::chrono::seconds(*caps.login_delay_seconds);
@@ -225,6 +233,31 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
     session->uidls = std::move(*entries);
     session->ready = true;
     pump();
+  }
+
+  // Wrong credentials stay wrong: another login would fail the same way and, repeated by
+  // every poll, can get the account locked. Wait, longer after each refusal.
+  void back_off_logins(const Error& refusal) {
+    const Clock::duration initial = options_.auth_backoff_initial;
+    const Clock::duration max = options_.auth_backoff_max;
+    login_backoff_ = login_backoff_ == Clock::duration::zero()
+                         ? initial
+                         : std::min<Clock::duration>(login_backoff_ * 2, max);
+    login_retry_at_ = Clock::now() + login_backoff_;
+    refused_login_ = refusal;
+    spdlog::warn("pop3 {}: login refused; no new login attempt for {} s",
+                 account_.display_name(), whole_seconds(login_backoff_));
+  }
+
+  Error refused_login_error(Clock::duration left) const {
+    return Error(refused_login_->code,
+                 fmt::format("{} (popfs tries to log in again in {} s: repeated failed logins "
+                             "can lock the account)",
+                             refused_login_->message, whole_seconds(left)));
+  }
+
+  static long long whole_seconds(Clock::duration duration) {
+    return std::chrono::ceil<std::chrono::seconds>(duration).count();
   }
 
   // QUIT once the session's queued work is done; then the next session may start.
@@ -497,7 +530,7 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
 
   net::IoThread& io_;
   net::Account account_;
-  net::ConnectionLimits limits_;
+  Pop3MaildropOptions options_;
   boost::asio::steady_timer idle_timer_;
   boost::asio::steady_timer delay_timer_;
   detail::OrderedCompletions order_;
@@ -508,6 +541,10 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
   std::uint64_t generation_ = 0;
   std::uint64_t sessions_started_ = 0;
   Clock::time_point not_before_{};
+  // The last refusal of the credentials, while logins are held back.
+  std::optional<Error> refused_login_;
+  Clock::duration login_backoff_{};
+  Clock::time_point login_retry_at_{};
   bool top_unsupported_ = false;
   bool pipelining_broken_ = false;
   int batch_failures_ = 0;
@@ -517,9 +554,9 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
   Stats stats_;
 };
 
-Pop3Maildrop::Pop3Maildrop(net::Account account, net::ConnectionLimits limits)
+Pop3Maildrop::Pop3Maildrop(net::Account account, Pop3MaildropOptions options)
     : io_(std::make_unique<net::IoThread>()),
-      impl_(std::make_shared<Impl>(*io_, std::move(account), limits)) {}
+      impl_(std::make_shared<Impl>(*io_, std::move(account), options)) {}
 
 Pop3Maildrop::~Pop3Maildrop() {
   impl_->shutdown();

@@ -170,6 +170,11 @@ void Connection::fail_everything(const Error& error) {
   for (auto& request : queued) request.done(error);
 }
 
+Error Connection::login_refused(Error refusal) {
+  if (refusal.code == Errc::auth_failed) credentials_refused_ = true;
+  return refusal;
+}
+
 Error Connection::too_slow(std::uint64_t bytes) const {
   return Error(Errc::timeout,
                fmt::format("{}:{}: server too slow: {} bytes in {} while waiting for an answer "
@@ -360,11 +365,11 @@ asio::awaitable<Result<void>> Connection::authenticate() {
     const pop3::Command user_command = pop3::Command::user(account_.user);
     auto user = co_await roundtrip(user_command);
     if (!user) co_return std::move(user).error();
-    if (user->refusal) co_return std::move(*user->refusal);
+    if (user->refusal) co_return login_refused(std::move(*user->refusal));
     const pop3::Command pass_command = pop3::Command::pass(*password);
     auto pass = co_await roundtrip(pass_command);
     if (!pass) co_return std::move(pass).error();
-    if (pass->refusal) co_return std::move(*pass->refusal);
+    if (pass->refusal) co_return login_refused(std::move(*pass->refusal));
     auth_method_ = AuthMethod::user_pass;
     co_return Result<void>{};
   }
@@ -373,7 +378,7 @@ asio::awaitable<Result<void>> Connection::authenticate() {
       account_.user, pop3::apop_digest(*session_.apop_timestamp(), *password));
   auto apop = co_await roundtrip(apop_command);
   if (!apop) co_return std::move(apop).error();
-  if (apop->refusal) co_return std::move(*apop->refusal);
+  if (apop->refusal) co_return login_refused(std::move(*apop->refusal));
   auth_method_ = AuthMethod::apop;
   co_return Result<void>{};
 }
@@ -403,7 +408,7 @@ asio::awaitable<Result<void>> Connection::sasl_exchange(AuthMethod method, std::
   auto answer = co_await roundtrip(command);
   for (;;) {
     if (!answer) co_return std::move(answer).error();
-    if (answer->refusal) co_return std::move(*answer->refusal);
+    if (answer->refusal) co_return login_refused(std::move(*answer->refusal));
     if (answer->status.ok()) {
       auth_method_ = method;
       co_return Result<void>{};

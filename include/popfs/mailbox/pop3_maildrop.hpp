@@ -15,7 +15,12 @@
 //   is absorbed, a long one fails with Errc::login_delay).
 // - TOP missing from CAPA, or refused for a message the snapshot has, marks TOP unsupported
 //   for this maildrop: top() then fails at once with Errc::unsupported.
+// - After the server refuses the credentials, no login is tried for a while (see
+//   Pop3MaildropOptions): every request fails at once with that error, so a mount with a
+//   stale password does not lock the account by polling. [IN-USE], [LOGIN-DELAY] and
+//   [SYS/TEMP] are not refusals of the credentials and do not start this backoff.
 
+#include <chrono>
 #include <memory>
 
 #include "popfs/mailbox/maildrop.hpp"
@@ -25,9 +30,17 @@
 
 namespace popfs::mailbox {
 
+struct Pop3MaildropOptions {
+  net::ConnectionLimits limits{};
+  // After a refused login: no new login for auth_backoff_initial, doubled after each further
+  // refusal up to auth_backoff_max; a successful login resets it.
+  std::chrono::milliseconds auth_backoff_initial{std::chrono::seconds(60)};
+  std::chrono::milliseconds auth_backoff_max{std::chrono::hours(1)};
+};
+
 class Pop3Maildrop final : public Maildrop {
  public:
-  explicit Pop3Maildrop(net::Account account, net::ConnectionLimits limits = {});
+  explicit Pop3Maildrop(net::Account account, Pop3MaildropOptions options = {});
   ~Pop3Maildrop() override;  // shutdown(), then stops the I/O thread
   Pop3Maildrop(const Pop3Maildrop&) = delete;
   Pop3Maildrop& operator=(const Pop3Maildrop&) = delete;

@@ -97,6 +97,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Whether the failure (if any) happened with more than one command written: servers that
   // mishandle batches show up this way, and the owner may turn pipelining off.
   bool failed_while_pipelining() const noexcept { return failed_while_pipelining_; }
+  // Whether open() failed because the server refused the credentials (Errc::auth_failed
+  // from the server, not from the password source): logging in again with the same
+  // credentials will fail again, and repeated attempts can lock the account.
+  bool credentials_refused() const noexcept { return credentials_refused_; }
 
  private:
   struct Request {
@@ -123,6 +127,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::awaitable<void> pump();
   void fail_everything(const Error& error);
   void wake() noexcept;
+  Error login_refused(Error refusal);
 
   boost::asio::any_io_executor executor_;
   Account account_;
@@ -141,6 +146,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   pop3::Capabilities capabilities_;
   bool pipelining_ = false;
   bool failed_while_pipelining_ = false;
+  bool credentials_refused_ = false;
   AuthMethod auth_method_ = AuthMethod::none;
   std::string greeting_text_;
 };

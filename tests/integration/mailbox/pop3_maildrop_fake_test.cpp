@@ -337,6 +337,117 @@ TEST(Pop3MaildropFake, GarbageInAnswerToABatchTurnsPipeliningOff) {
   EXPECT_TRUE(maildrop.stats().pipelining_disabled);
 }
 
+// ---- Backoff after refused credentials ---------------------------------------------------
+
+// Login attempts the server saw: SASL, USER/PASS and APOP each count once.
+std::size_t login_attempts(const FakePop3Server& server) {
+  return count_commands(server, "AUTH") + count_commands(server, "PASS") +
+         count_commands(server, "APOP");
+}
+
+Pop3MaildropOptions backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max) {
+  Pop3MaildropOptions options;
+  options.auth_backoff_initial = initial;
+  options.auth_backoff_max = max;
+  return options;
+}
+
+// Waits until `duration` has passed since `since`, a time taken after the refusal was seen
+// (the backoff is a span of time: there is no event to wait for).
+void wait_past(std::chrono::steady_clock::time_point since, std::chrono::milliseconds duration) {
+  std::this_thread::sleep_until(since + duration + 20ms);
+}
+
+Errc list_error(Maildrop& maildrop) {
+  auto listing = list_now(maildrop);
+  if (!listing) return Errc::timeout;
+  if (*listing) return Errc::invalid_argument;  // stands for "it succeeded"
+  return listing->error().code;
+}
+
+TEST(Pop3MaildropFake, WrongPasswordHoldsBackLoginsUntilTheBackoffElapses) {
+  auto options = tls_options({a1});
+  options.auth_result = FakeAuthResult::wrong_password;
+  FakePop3Server server(options);
+  Pop3Maildrop maildrop(fake_account(server), backoff(500ms, 1h));
+
+  auto first = list_now(maildrop);
+  const auto first_refusal_seen = std::chrono::steady_clock::now();
+  ASSERT_TRUE(first && !*first);
+  EXPECT_EQ(first->error().code, Errc::auth_failed) << first->error().describe();
+  EXPECT_EQ(login_attempts(server), 1u);
+
+  auto second = list_now(maildrop);
+  ASSERT_TRUE(second && !*second);
+  EXPECT_EQ(second->error().code, Errc::auth_failed) << "the same error, at once";
+  EXPECT_NE(second->error().message.find(first->error().message), std::string::npos)
+      << second->error().message;
+  EXPECT_EQ(login_attempts(server), 1u) << "no second login attempt during the backoff";
+  EXPECT_EQ(server.session_count(), 1u) << "the server was not even contacted";
+
+  wait_past(first_refusal_seen, 500ms);
+  EXPECT_EQ(list_error(maildrop), Errc::auth_failed);
+  EXPECT_EQ(login_attempts(server), 2u) << "one attempt once the backoff has passed";
+  // Refused again: the next backoff (1 s) holds the next request back too.
+  EXPECT_EQ(list_error(maildrop), Errc::auth_failed);
+  EXPECT_EQ(login_attempts(server), 2u);
+}
+
+TEST(Pop3MaildropFake, BackoffDoublesUpToItsCap) {
+  auto options = tls_options({a1});
+  options.auth_result = FakeAuthResult::wrong_password;
+  FakePop3Server server(options);
+  Pop3Maildrop maildrop(fake_account(server), backoff(300ms, 400ms));
+  EXPECT_EQ(list_error(maildrop), Errc::auth_failed);  // backoff 300 ms
+  auto refused = std::chrono::steady_clock::now();
+  wait_past(refused, 300ms);
+  EXPECT_EQ(list_error(maildrop), Errc::auth_failed);  // 600 ms, capped to 400 ms
+  refused = std::chrono::steady_clock::now();
+  EXPECT_EQ(login_attempts(server), 2u);
+  EXPECT_EQ(list_error(maildrop), Errc::auth_failed);
+  EXPECT_EQ(login_attempts(server), 2u) << "doubled after the second refusal";
+  wait_past(refused, 400ms);
+  EXPECT_EQ(list_error(maildrop), Errc::auth_failed);
+  EXPECT_EQ(login_attempts(server), 3u) << "the cap (400 ms), not 600 ms";
+}
+
+TEST(Pop3MaildropFake, SuccessfulLoginResetsTheBackoff) {
+  auto options = tls_options({a1});
+  options.auth_result = FakeAuthResult::wrong_password;
+  FakePop3Server server(options);
+  Pop3Maildrop maildrop(fake_account(server), backoff(400ms, 1h));
+  EXPECT_EQ(list_error(maildrop), Errc::auth_failed);
+  auto refused = std::chrono::steady_clock::now();
+  // The user fixes the password on the server side; after the backoff the login works.
+  server.update([](FakePop3Options& o) { o.auth_result = FakeAuthResult::ok; });
+  wait_past(refused, 400ms);
+  auto listing = list_now(maildrop);
+  ASSERT_TRUE(listing && *listing) << listing->error().describe();
+  EXPECT_EQ(login_attempts(server), 2u);
+
+  // Refused again: the backoff starts over at 400 ms (not 800 ms).
+  server.update([](FakePop3Options& o) { o.auth_result = FakeAuthResult::wrong_password; });
+  EXPECT_EQ(list_error(maildrop), Errc::auth_failed);
+  refused = std::chrono::steady_clock::now();
+  EXPECT_EQ(login_attempts(server), 3u);
+  wait_past(refused, 400ms);
+  EXPECT_EQ(list_error(maildrop), Errc::auth_failed);
+  EXPECT_EQ(login_attempts(server), 4u);
+}
+
+TEST(Pop3MaildropFake, BusyOrTemporaryRefusalsDoNotHoldBackLogins) {
+  for (const auto result : {FakeAuthResult::in_use, FakeAuthResult::sys_temp}) {
+    auto options = tls_options({a1});
+    options.auth_result = result;
+    FakePop3Server server(options);
+    Pop3Maildrop maildrop(fake_account(server), backoff(1h, 1h));
+    const Errc expected = result == FakeAuthResult::in_use ? Errc::in_use : Errc::temporary;
+    EXPECT_EQ(list_error(maildrop), expected);
+    EXPECT_EQ(list_error(maildrop), expected);
+    EXPECT_EQ(login_attempts(server), 2u) << "each request tried to log in";
+  }
+}
+
 TEST(Pop3MaildropFake, CallbacksAreNeverInline) {
   FakePop3Server server(tls_options({a1}));
   Pop3Maildrop maildrop(fake_account(server));

@@ -499,6 +499,35 @@ TEST_F(ConnectionFakeTest, SlowSteadyStreamIsNotCut) {
   EXPECT_GE(elapsed, 3 * 400ms) << "the answer spanned several windows";
 }
 
+TEST_F(ConnectionFakeTest, CredentialsRefusedOnlyWhenTheServerRefusedThem) {
+  auto options = options_with(FakeTls::implicit);
+  options.auth_result = FakeAuthResult::wrong_password;
+  FakePop3Server server(options);
+  std::shared_ptr<Connection> refused;
+  auto opened = open(fake_account(server, Security::implicit_tls), &refused);
+  ASSERT_TRUE(opened && !*opened);
+  EXPECT_EQ(opened->error().code, Errc::auth_failed);
+  EXPECT_TRUE(refused->credentials_refused());
+
+  server.update([](FakePop3Options& o) { o.auth_result = FakeAuthResult::in_use; });
+  std::shared_ptr<Connection> busy;
+  opened = open(fake_account(server, Security::implicit_tls), &busy);
+  ASSERT_TRUE(opened && !*opened);
+  EXPECT_EQ(opened->error().code, Errc::in_use);
+  EXPECT_FALSE(busy->credentials_refused());
+
+  // The password source failing is not the server refusing: nothing was tried.
+  auto account = fake_account(server, Security::implicit_tls);
+  account.password = []() -> Result<std::string> {
+    return Error(Errc::auth_failed, "the password command printed nothing");
+  };
+  std::shared_ptr<Connection> no_password;
+  opened = open(account, &no_password);
+  ASSERT_TRUE(opened && !*opened);
+  EXPECT_EQ(opened->error().code, Errc::auth_failed);
+  EXPECT_FALSE(no_password->credentials_refused());
+}
+
 // Debug logs show the dialogue but never a secret, in clear or base64.
 TEST_F(ConnectionFakeTest, DebugLogNeverContainsThePassword) {
   const std::string secret = "s3cr3t-Pa55-w0rd";

@@ -62,6 +62,7 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
     bool ending = false;  // QUIT queued (or about to be): takes no new work
     bool committing = false;
     bool batch_failure_noted = false;
+    bool closed = false;  // shutdown's close_politely() has finished
     std::map<MessageId, std::uint32_t> numbers;
     std::vector<pop3::UidlEntry> uidls;
     std::vector<MessageId> ids_in_order;
@@ -373,7 +374,7 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
             if (status) {
               progress->marked.push_back(id);
             } else {
-              spdlog::warn("pop3 {}: DELE of {} refused: {}", self->account_.display_name(),
+              spdlog::warn("pop3 {}: DELE of {} not done: {}", self->account_.display_name(),
                            id.uidl, status.error().describe());
             }
           });
@@ -496,16 +497,22 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
     delay_timer_.cancel();
     fail_pending(Error(Errc::cancelled, "the mailbox is shutting down"));
     if (session_) {
+      // Leave the server cleanly (a dropped connection looks like a crash in its logs): the
+      // answers in flight, then QUIT, each wait bounded. QUIT commits the DELEs this session
+      // sent, and only commit() sends DELE, for deletions the filesystem asked for, so
+      // committing them is right; its DELEs not yet written are failed, not sent.
       auto session = session_;
-      if (session->ready && !session->committing && session->active_ops == 0) {
-        end_session(session);  // QUIT: this session marked nothing for deletion
-      } else if (!session->ending || session->committing) {
-        // Work in flight, or a commit whose QUIT must not be sent now: drop the connection
-        // (deletions only happen on QUIT's +OK, so nothing is lost).
-        session->connection->abort(Error(Errc::cancelled, "the mailbox is shutting down"));
-        drop_session(session);
-        closing_ = session;
-      }
+      drop_session(session);
+      closing_ = session;
+      session->connection->close_politely(
+          options_.shutdown_drain_timeout, options_.shutdown_quit_timeout,
+          [self = shared_from_this(), session](Result<void> closed) {
+            if (!closed)
+              spdlog::debug("pop3 {}: closing at shutdown: {}", self->account_.display_name(),
+                            closed.error().describe());
+            session->closed = true;
+            self->maybe_finish_shutdown();
+          });
     }
     maybe_finish_shutdown();
   }
@@ -513,7 +520,7 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
   void maybe_finish_shutdown() {
     if (!shutting_down_ || !shutdown_finished_) return;
     if (session_ || !pending_.empty() || !order_.idle()) return;
-    if (closing_ && closing_->active_ops > 0) return;
+    if (closing_ && (!closing_->closed || closing_->active_ops > 0)) return;
     closing_.reset();
     auto finished = std::move(shutdown_finished_);
     shutdown_finished_ = nullptr;

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <utility>
 #include <vector>
@@ -68,7 +69,8 @@ Connection::Connection(asio::any_io_executor executor, Account account, std::uin
       limits_(limits),
       transport_(std::make_shared<detail::Transport>(executor, account_)),
       session_(account_.security == Security::implicit_tls),
-      wake_timer_(std::make_unique<asio::steady_timer>(executor)) {}
+      wake_timer_(std::make_unique<asio::steady_timer>(executor)),
+      close_deadline_(std::make_unique<asio::steady_timer>(executor)) {}
 
 Connection::~Connection() { transport_->close(); }
 
@@ -156,18 +158,81 @@ void Connection::abort(Error reason) {
   }
 }
 
+void Connection::close_politely(std::chrono::milliseconds drain_timeout,
+                                std::chrono::milliseconds quit_timeout, Done done) {
+  if (phase_ == Phase::dead || closing_politely_) {
+    asio::post(executor_, [done = std::move(done)] {
+      done(Error(Errc::cancelled, "the POP3 session is already closed or closing"));
+    });
+    return;
+  }
+  closing_politely_ = true;
+  close_done_ = std::move(done);
+  if (phase_ == Phase::created || phase_ == Phase::opening) {
+    abort(Error(Errc::cancelled, "the POP3 session was closed before the login finished"));
+    return;
+  }
+  // Commands not yet written fail; a QUIT the owner queued is the one to send.
+  const Error cancelled(Errc::cancelled, "the POP3 session is closing");
+  std::deque<Request> kept;
+  for (auto& request : waiting_) {
+    if (request.command.kind == pop3::CommandKind::quit) {
+      kept.push_back(std::move(request));
+    } else {
+      asio::post(executor_, [done = std::move(request.done), cancelled] { done(cancelled); });
+    }
+  }
+  waiting_ = std::move(kept);
+  const bool quit_written =
+      std::any_of(in_flight_.begin(), in_flight_.end(), [](const Request& request) {
+        return request.command.kind == pop3::CommandKind::quit;
+      });
+  if (waiting_.empty() && !quit_written) {
+    waiting_.push_back(Request{pop3::Command::quit(), {}, [](Result<pop3::StatusLine>) {}, {}});
+    phase_ = Phase::quitting;
+  }
+  close_quit_timeout_ = quit_timeout;
+  arm_close_deadline(drain_timeout, "the answers in flight");
+  wake();
+}
+
+void Connection::arm_close_deadline(std::chrono::milliseconds timeout, const char* waiting_for) {
+  const auto token = ++close_deadline_token_;
+  close_deadline_->expires_after(timeout);
+  close_deadline_->async_wait(
+      [weak = weak_from_this(), token, timeout, waiting_for](boost::system::error_code ec) {
+        auto self = weak.lock();
+        if (ec || !self || self->close_deadline_token_ != token) return;
+        self->abort(Error(Errc::cancelled,
+                          fmt::format("closing the POP3 session: {}:{} did not send {} within {}; "
+                                      "connection dropped",
+                                      self->account_.host, self->account_.port, waiting_for,
+                                      seconds_text(timeout))));
+      });
+}
+
 void Connection::fail_everything(const Error& error) {
   phase_ = Phase::dead;
   failed_while_pipelining_ = failed_while_pipelining_ || in_flight_.size() > 1;
   session_.connection_lost();
   transport_->close();
   wake_timer_->cancel();
+  ++close_deadline_token_;
+  close_deadline_->cancel();
   auto written = std::move(in_flight_);
   auto queued = std::move(waiting_);
   in_flight_.clear();
   waiting_.clear();
   for (auto& request : written) request.done(error);
   for (auto& request : queued) request.done(error);
+  if (close_done_) {
+    auto done = std::move(close_done_);
+    close_done_ = nullptr;
+    if (quit_confirmed_)
+      done(Result<void>{});
+    else
+      done(error);
+  }
 }
 
 Error Connection::login_refused(Error refusal) {
@@ -450,12 +515,16 @@ asio::awaitable<void> Connection::pump() {
     }
     // Fill the window: one command, or with PIPELINING as many as the bounds allow.
     std::string batch;
+    bool batch_has_quit = false;
     while (!waiting_.empty()) {
       const bool room = in_flight_.empty() ||
                         (pipelining_ && in_flight_.size() < limits_.max_commands_in_flight &&
                          bytes_in_flight + pop3::max_command_line_bytes <=
                              limits_.max_bytes_in_flight);
       if (!room) break;
+      // Closing politely: the answers in flight first, then QUIT.
+      const bool is_quit = waiting_.front().command.kind == pop3::CommandKind::quit;
+      if (closing_politely_ && is_quit && !in_flight_.empty()) break;
       Request request = std::move(waiting_.front());
       waiting_.pop_front();
       auto bytes = session_.send(request.command, request.max_response_bytes);
@@ -467,12 +536,15 @@ asio::awaitable<void> Connection::pump() {
         continue;
       }
       spdlog::debug("pop3 {} > {}", account_.display_name(), request.command.redacted());
+      batch_has_quit = batch_has_quit || is_quit;
       batch += *bytes;
       bytes_in_flight += bytes->size();
       sizes_in_flight.push_back(bytes->size());
       in_flight_.push_back(std::move(request));
     }
     if (!batch.empty()) {
+      if (closing_politely_ && batch_has_quit)
+        arm_close_deadline(close_quit_timeout_, "the answer to QUIT");
       auto written = co_await transport_->write(batch, account_.response_timeout);
       if (!written) {
         fail_everything(abort_reason_ ? *abort_reason_ : written.error());
@@ -491,6 +563,7 @@ asio::awaitable<void> Connection::pump() {
     bytes_in_flight -= sizes_in_flight.front();
     sizes_in_flight.pop_front();
     const bool was_quit = request.command.kind == pop3::CommandKind::quit;
+    if (was_quit) quit_confirmed_ = !answer->refusal;
     if (answer->refusal)
       request.done(std::move(*answer->refusal));
     else

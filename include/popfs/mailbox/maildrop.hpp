@@ -57,8 +57,10 @@ class Maildrop {
   // A lost connection before QUIT's +OK is an error: nothing was deleted.
   virtual void commit_deletions(std::vector<MessageId> ids, DeletionsDone done) = 0;
 
-  // End any open session now (QUIT, no deletions) and fail queued work with
-  // Errc::cancelled. Called on unmount; callbacks may still run until it returns.
+  // End any open session and fail queued work with Errc::cancelled. Work already sent to
+  // the server is awaited briefly, then the session QUITs; every wait is bounded, so this
+  // returns within seconds even if the server stalls. A commit_deletions() whose DELEs were
+  // already sent may complete. Called on unmount; callbacks may still run until it returns.
   virtual void shutdown() = 0;
 };
 

@@ -19,6 +19,7 @@
 //   Pop3MaildropOptions): every request fails at once with that error, so a mount with a
 //   stale password does not lock the account by polling. [IN-USE], [LOGIN-DELAY] and
 //   [SYS/TEMP] are not refusals of the credentials and do not start this backoff.
+// - shutdown() ends an open session politely within bounds: answers in flight, then QUIT.
 
 #include <chrono>
 #include <memory>
@@ -36,6 +37,10 @@ struct Pop3MaildropOptions {
   // refusal up to auth_backoff_max; a successful login resets it.
   std::chrono::milliseconds auth_backoff_initial{std::chrono::seconds(60)};
   std::chrono::milliseconds auth_backoff_max{std::chrono::hours(1)};
+  // shutdown() with a session open: answers already in flight are awaited this long, then
+  // QUIT's answer this long; a server that does not keep up is cut off.
+  std::chrono::milliseconds shutdown_drain_timeout{std::chrono::seconds(2)};
+  std::chrono::milliseconds shutdown_quit_timeout{std::chrono::seconds(1)};
 };
 
 class Pop3Maildrop final : public Maildrop {

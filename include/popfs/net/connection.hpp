@@ -86,6 +86,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void quit(Done done);
   // Drop the connection now; every pending request fails with `reason`.
   void abort(Error reason);
+  // End the session without leaving the server in the middle of an answer, every wait
+  // bounded: commands not yet written fail with Errc::cancelled (a QUIT the owner queued
+  // stays), answers already in flight are awaited for at most drain_timeout, then QUIT is
+  // written (unless the owner's is already) and its answer awaited for at most quit_timeout;
+  // then the connection is closed. A bound that expires drops the connection, and whatever
+  // is still pending fails with Errc::cancelled. Before the login has finished this is
+  // abort(). done(ok) when QUIT was answered +OK, else the reason; the connection is dead
+  // afterwards either way. QUIT commits the DELEs of this session: send DELE only for
+  // deletions that are wanted.
+  void close_politely(std::chrono::milliseconds drain_timeout,
+                      std::chrono::milliseconds quit_timeout, Done done);
 
   bool is_ready() const noexcept;  // logged in and not failed or closing
   bool is_dead() const noexcept;   // failed, aborted or quit: create a new Connection
@@ -128,6 +139,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void fail_everything(const Error& error);
   void wake() noexcept;
   Error login_refused(Error refusal);
+  void arm_close_deadline(std::chrono::milliseconds timeout, const char* waiting_for);
 
   boost::asio::any_io_executor executor_;
   Account account_;
@@ -141,6 +153,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<Request> waiting_;
   std::deque<Request> in_flight_;
   std::unique_ptr<boost::asio::steady_timer> wake_timer_;
+  // close_politely(): the bound on the current wait, and who hears the end.
+  std::unique_ptr<boost::asio::steady_timer> close_deadline_;
+  std::uint64_t close_deadline_token_ = 0;
+  std::chrono::milliseconds close_quit_timeout_{0};
+  Done close_done_;
+  bool closing_politely_ = false;
+  bool quit_confirmed_ = false;  // QUIT answered +OK
   Phase phase_ = Phase::created;
   std::optional<Error> abort_reason_;
   pop3::Capabilities capabilities_;

@@ -15,6 +15,7 @@
 #include "maildrop_test_util.hpp"
 #include "popfs/mailbox/pop3_maildrop.hpp"
 #include "popfs_test/corpus.hpp"
+#include "popfs_test/delay_proxy.hpp"
 #include "popfs_test/dovecot.hpp"
 #include "popfs_test/independent_client.hpp"
 #include "popfs_test/process.hpp"
@@ -240,6 +241,53 @@ TEST_F(Pop3MaildropDovecotTest, ShutdownCancelsQueuedWorkAndReturns) {
   ASSERT_TRUE(late.has_value());
   ASSERT_FALSE(*late);
   EXPECT_EQ(late->error().code, Errc::cancelled);
+}
+
+// shutdown() in the middle of a pipelined batch: what was written is answered, the rest is
+// cancelled, and the session ends with QUIT, which Dovecot logs as a clean logout.
+TEST_F(Pop3MaildropDovecotTest, ShutdownMidBatchLogsOutCleanly) {
+  popfs::test::Dovecot dovecot(dovecot_options(10, 7));
+  // 50 ms each way and 4 commands in flight: 40 TOPs take about a second.
+  popfs::test::DelayProxy proxy({.target_port = dovecot.pop3s_port(), .delay = 50ms});
+  auto account = dovecot_account(dovecot, net::Security::implicit_tls);
+  account.port = proxy.port();
+  account.idle_grace = 60s;
+  Pop3MaildropOptions options;
+  options.limits = net::ConnectionLimits{4, 4096};
+  Pop3Maildrop maildrop(account, options);
+  auto listing = list_now(maildrop);
+  ASSERT_TRUE(listing && *listing) << listing->error().describe();
+
+  std::atomic<std::size_t> answered{0};
+  std::atomic<std::size_t> cancelled{0};
+  std::atomic<std::size_t> other{0};
+  Eventually<bool> first_answer;
+  for (int round = 0; round < 4; ++round) {
+    for (const auto& message : (*listing)->messages) {
+      maildrop.top(message.id, 0, [&](Result<std::string> r) {
+        if (r) {
+          ++answered;
+          first_answer.set(true);
+        } else if (r.error().code == Errc::cancelled) {
+          ++cancelled;
+        } else {
+          ++other;
+        }
+      });
+    }
+  }
+  ASSERT_TRUE(first_answer.get(30s).has_value());
+  maildrop.shutdown();
+  EXPECT_GT(cancelled.load(), 0u) << "shutdown came in the middle of the batch";
+  EXPECT_EQ(other.load(), 0u);
+  EXPECT_EQ(answered.load() + cancelled.load(), 40u);
+
+  ASSERT_TRUE(dovecot.wait_for_sessions(1));
+  const auto sessions = dovecot.sessions();
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_TRUE(sessions[0].quit) << "QUIT, not a dropped connection:\n" << dovecot.log();
+  EXPECT_EQ(sessions[0].top, answered.load())
+      << "every TOP the server received was answered and read before QUIT";
 }
 
 }  // namespace

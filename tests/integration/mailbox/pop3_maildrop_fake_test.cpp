@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -446,6 +447,98 @@ TEST(Pop3MaildropFake, BusyOrTemporaryRefusalsDoNotHoldBackLogins) {
     EXPECT_EQ(list_error(maildrop), expected);
     EXPECT_EQ(login_attempts(server), 2u) << "each request tried to log in";
   }
+}
+
+// ---- Shutdown -------------------------------------------------------------------------------
+
+Pop3MaildropOptions shutdown_bounds(std::chrono::milliseconds drain, std::chrono::milliseconds quit) {
+  Pop3MaildropOptions options;
+  options.shutdown_drain_timeout = drain;
+  options.shutdown_quit_timeout = quit;
+  return options;
+}
+
+TEST(Pop3MaildropFake, ShutdownWaitsForTheBatchInFlightThenQuits) {
+  auto options = tls_options({a1, b, a2, c});
+  options.delay_before = "TOP";  // the batch of TOPs is answered, but only after a while
+  options.answer_delay = 700ms;
+  FakePop3Server server(options);
+  auto account = fake_account(server);
+  account.idle_grace = 60s;
+  Pop3Maildrop maildrop(account, shutdown_bounds(5s, 5s));
+  auto listing = list_now(maildrop);
+  ASSERT_TRUE(listing && *listing);
+  std::vector<std::unique_ptr<Eventually<Result<std::string>>>> tops;
+  for (const auto& message : (*listing)->messages) {
+    tops.push_back(std::make_unique<Eventually<Result<std::string>>>());
+    maildrop.top(message.id, 0, [top = tops.back().get()](Result<std::string> r) {
+      top->set(std::move(r));
+    });
+  }
+  ASSERT_TRUE(server.wait_for_command("TOP"));
+  ASSERT_FALSE(tops.front()->get(0ms).has_value()) << "the server still holds the answers";
+  maildrop.shutdown();
+  // The TOPs already written (at least the first; the others unless they were still queued)
+  // are answered; any still queued is cancelled, never sent.
+  std::size_t answered = 0;
+  for (auto& top : tops) {
+    auto result = top->get(0ms);
+    ASSERT_TRUE(result.has_value()) << "every callback ran before shutdown() returned";
+    if (*result) {
+      ++answered;
+    } else {
+      EXPECT_EQ(result->error().code, Errc::cancelled) << result->error().describe();
+    }
+  }
+  EXPECT_GE(answered, 1u);
+  EXPECT_EQ(count_commands(server, "TOP"), answered) << "what the server got, it answered";
+  const auto commands = server.commands(0);
+  ASSERT_FALSE(commands.empty());
+  EXPECT_EQ(commands.back(), "QUIT") << "no dropped connection";
+  EXPECT_EQ(server.session_count(), 1u);
+}
+
+TEST(Pop3MaildropFake, ShutdownAgainstAServerThatNeverAnswersReturnsWithinTheBound) {
+  auto options = tls_options({a1, c});
+  options.stall_before = "TOP";
+  FakePop3Server server(options);
+  auto account = fake_account(server);
+  account.idle_grace = 60s;
+  Pop3Maildrop maildrop(account, shutdown_bounds(300ms, 300ms));
+  auto listing = list_now(maildrop);
+  ASSERT_TRUE(listing && *listing);
+  Eventually<Result<std::string>> top;
+  maildrop.top(MessageId{"c", 1}, 0, [&](Result<std::string> r) { top.set(std::move(r)); });
+  ASSERT_TRUE(server.wait_for_command("TOP"));
+  const auto started = std::chrono::steady_clock::now();
+  maildrop.shutdown();
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  EXPECT_GE(elapsed, 300ms) << "the answer in flight was waited for";
+  EXPECT_LT(elapsed, 2s) << "bounded by the drain timeout, not response_timeout (5 s)";
+  auto result = top.get(0ms);
+  ASSERT_TRUE(result && !*result);
+  EXPECT_EQ(result->error().code, Errc::cancelled) << result->error().describe();
+}
+
+// A commit under way at shutdown: its DELEs are deletions the filesystem asked for, so
+// letting its QUIT commit them (within the bounds) is right, and it is reported as done.
+TEST(Pop3MaildropFake, ShutdownDuringACommitLetsItsQuitCommit) {
+  auto options = tls_options({a1, b, c});
+  options.delay_before = "DELE";
+  options.answer_delay = 500ms;
+  FakePop3Server server(options);
+  Pop3Maildrop maildrop(fake_account(server), shutdown_bounds(5s, 5s));
+  Eventually<Result<std::vector<MessageId>>> committed;
+  maildrop.commit_deletions({MessageId{"c", 1}},
+                            [&](Result<std::vector<MessageId>> r) { committed.set(std::move(r)); });
+  ASSERT_TRUE(server.wait_for_command("DELE"));
+  maildrop.shutdown();
+  auto result = committed.get(0ms);
+  ASSERT_TRUE(result.has_value());
+  ASSERT_TRUE(*result) << result->error().describe();
+  EXPECT_EQ(**result, (std::vector<MessageId>{MessageId{"c", 1}}));
+  EXPECT_EQ(server.deleted_uidls(), std::vector<std::string>{"c"});
+  EXPECT_EQ(count_commands(server, "QUIT"), 1u);
 }
 
 TEST(Pop3MaildropFake, CallbacksAreNeverInline) {

@@ -499,6 +499,85 @@ TEST_F(ConnectionFakeTest, SlowSteadyStreamIsNotCut) {
   EXPECT_GE(elapsed, 3 * 400ms) << "the answer spanned several windows";
 }
 
+// close_politely(): what is not written yet fails, what is in flight is answered, then QUIT.
+TEST_F(ConnectionFakeTest, ClosePolitelyAnswersWhatIsInFlightThenQuits) {
+  std::vector<FakeMessage> mailbox;
+  for (int i = 1; i <= 4; ++i) mailbox.push_back({"u" + std::to_string(i), "S: x\n\nb\n", {}});
+  auto options = options_with(FakeTls::implicit, mailbox);
+  options.delay_before = "RETR";  // holds RETR 1 and 2 (written together) for a while
+  options.answer_delay = 700ms;
+  FakePop3Server server(options);
+  auto connection = Connection::create(io_.get_executor(), fake_account(server, Security::implicit_tls),
+                                       1, ConnectionLimits{2, 4096});
+  auto opened = open_and_wait(io_, connection);
+  ASSERT_TRUE(opened && *opened);
+  std::vector<std::optional<Result<pop3::StatusLine>>> retrs(4);
+  for (std::uint32_t n = 1; n <= 4; ++n)
+    connection->execute(pop3::Command::retr(n), {},
+                        [&, n](Result<pop3::StatusLine> r) { retrs[n - 1] = std::move(r); });
+  ASSERT_TRUE(run_until(io_, [&] { return server.wait_for_command("RETR 1", 0ms); }, 10s));
+  ASSERT_FALSE(retrs[0].has_value()) << "the server is still holding its answers";
+  std::optional<Result<void>> closed;
+  connection->close_politely(5s, 5s, [&](Result<void> r) { closed = std::move(r); });
+  ASSERT_TRUE(run_until(io_, [&] { return closed.has_value(); }, 20s));
+  ASSERT_TRUE(*closed) << closed->error().describe();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(retrs[static_cast<std::size_t>(i)].has_value()) << i;
+  EXPECT_TRUE(*retrs[0]) << retrs[0]->error().describe();
+  EXPECT_TRUE(*retrs[1]) << retrs[1]->error().describe();
+  ASSERT_FALSE(*retrs[2]);
+  EXPECT_EQ(retrs[2]->error().code, Errc::cancelled);
+  ASSERT_FALSE(*retrs[3]);
+  EXPECT_EQ(retrs[3]->error().code, Errc::cancelled);
+  const auto commands = server.commands(0);
+  ASSERT_GE(commands.size(), 3u);
+  EXPECT_EQ(std::vector<std::string>(commands.end() - 3, commands.end()),
+            (std::vector<std::string>{"RETR 1", "RETR 2", "QUIT"}))
+      << "RETR 3 and 4 were never sent; QUIT came after the answers";
+  EXPECT_TRUE(connection->is_dead());
+}
+
+TEST_F(ConnectionFakeTest, ClosePolitelyGivesUpOnAServerThatNeverAnswers) {
+  auto options = options_with(FakeTls::implicit, {{"u1", "S: x\n\nb\n", {}}});
+  options.stall_before = "RETR";
+  FakePop3Server server(options);
+  std::shared_ptr<Connection> connection;
+  auto opened = open(fake_account(server, Security::implicit_tls), &connection);
+  ASSERT_TRUE(opened && *opened);
+  std::optional<Result<pop3::StatusLine>> retr;
+  connection->execute(pop3::Command::retr(1), {},
+                      [&](Result<pop3::StatusLine> r) { retr = std::move(r); });
+  ASSERT_TRUE(run_until(io_, [&] { return server.wait_for_command("RETR", 0ms); }, 10s));
+  std::optional<Result<void>> closed;
+  const auto started = std::chrono::steady_clock::now();
+  connection->close_politely(300ms, 300ms, [&](Result<void> r) { closed = std::move(r); });
+  ASSERT_TRUE(run_until(io_, [&] { return closed.has_value(); }, 10s));
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(*closed);
+  EXPECT_EQ(closed->error().code, Errc::cancelled) << closed->error().describe();
+  ASSERT_TRUE(retr && !*retr);
+  EXPECT_EQ(retr->error().code, Errc::cancelled) << retr->error().describe();
+  EXPECT_GE(elapsed, 300ms);
+  EXPECT_LT(elapsed, 2s) << "the drain bound, not response_timeout (5 s)";
+  EXPECT_TRUE(connection->is_dead());
+}
+
+TEST_F(ConnectionFakeTest, ClosePolitelyBoundsTheWaitForQuit) {
+  auto options = options_with(FakeTls::implicit);
+  options.stall_before = "QUIT";
+  FakePop3Server server(options);
+  std::shared_ptr<Connection> connection;
+  auto opened = open(fake_account(server, Security::implicit_tls), &connection);
+  ASSERT_TRUE(opened && *opened);
+  std::optional<Result<void>> closed;
+  const auto started = std::chrono::steady_clock::now();
+  connection->close_politely(300ms, 300ms, [&](Result<void> r) { closed = std::move(r); });
+  ASSERT_TRUE(run_until(io_, [&] { return closed.has_value(); }, 10s));
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(*closed) << "QUIT was never answered";
+  EXPECT_LT(elapsed, 2s);
+  EXPECT_TRUE(server.wait_for_command("QUIT", 5s));
+}
+
 TEST_F(ConnectionFakeTest, CredentialsRefusedOnlyWhenTheServerRefusedThem) {
   auto options = options_with(FakeTls::implicit);
   options.auth_result = FakeAuthResult::wrong_password;

@@ -53,7 +53,7 @@ void Filesystem::Impl::read_message(const MessageId& id, std::uint64_t offset, s
   if (offset == 0) {
     note_read_start(id, *s);
     // With opens skipped this read missed the page cache: fill it ahead of the reader.
-    if (opens_skipped && !s->held && messages.count(id) != 0) push_ahead(s->index);
+    if (opens_skipped && !s->held && messages.count(id) != 0) push_ahead(s->index, false);
   }
   if (s->record.has_body) {
     lock.unlock();
@@ -289,6 +289,8 @@ void Filesystem::Impl::read_stub(const MessageId& id, std::uint64_t offset, std:
   std::shared_ptr<const std::string> arrived;
   if (auto it = stub_fetches.find(id); it != stub_fetches.end()) arrived = it->second->text;
   const MessageState* s = mutable_state(id);
+  // With opens skipped this read missed the page cache: fill it ahead of the reader.
+  if (offset == 0 && opens_skipped && s != nullptr && !s->held && messages.count(id) != 0) push_ahead(s->index, true);
   if (arrived) {
     lock.unlock();
     return done(slice(present(*arrived), offset, size));

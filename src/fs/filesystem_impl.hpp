@@ -177,8 +177,9 @@ struct Filesystem::Impl {
   // Stubs can then never be fetched; their size 0 counts as final.
   void mark_top_unsupported(Notes& notes);
   void pump_held();  // starts body fetches of held messages within the read-ahead budget
-  // With opens skipped: offers the kernel the cached files after `index` (a page-cache miss).
-  void push_ahead(std::size_t index);
+  // With opens skipped: offers the kernel the cached files (messages, or their stubs) after
+  // `index` in directory order, on a page-cache miss.
+  void push_ahead(std::size_t index, bool stubs);
 
   // fetching.cpp
   std::shared_ptr<BodyFetch> start_fetch(const MessageId& id, std::optional<PendingRead> waiter);  // mu held

@@ -65,20 +65,21 @@ void Filesystem::Impl::pump_held() {
   }
 }
 
-void Filesystem::Impl::push_ahead(std::size_t index) {
+void Filesystem::Impl::push_ahead(std::size_t index, bool stubs) {
   if (!opens_skipped || notifier == nullptr) return;
   std::vector<std::uint64_t> inodes;
   std::uint64_t bytes = 0;
   const std::size_t end = std::min<std::size_t>(order.size(), index + 1 + options.push_ahead_files);
   for (std::size_t j = index + 1; j < end; ++j) {
     const MessageState& s = messages.at(order[j]);
-    const std::uint64_t ino = message_inode(s.record);
+    const std::uint64_t ino = stubs ? stub_inode(s.record) : message_inode(s.record);
+    const std::optional<std::uint64_t> size = stubs ? s.stub_size : s.record.exact_size;
+    const bool local = stubs ? s.record.has_stub : s.record.has_body;
     // Only inodes the kernel holds can take pages; each once until the kernel forgets it.
-    if (!s.record.has_body || !s.record.exact_size || lookups.count(ino) == 0 || pushed.count(ino) != 0) continue;
-    const std::uint64_t size = *s.record.exact_size;
-    if (size > options.push_ahead_file_limit) continue;
-    if (bytes + size > options.push_ahead_bytes) break;
-    bytes += size;
+    if (!local || !size || lookups.count(ino) == 0 || pushed.count(ino) != 0) continue;
+    if (*size > options.push_ahead_file_limit) continue;
+    if (bytes + *size > options.push_ahead_bytes) break;
+    bytes += *size;
     inodes.push_back(ino);
   }
   if (!inodes.empty()) notifier->content_ready(std::move(inodes));

@@ -177,6 +177,17 @@ TEST_F(SkippedOpensTest, APageCacheMissOffersTheFollowingCachedFilesToTheKernel)
   const auto ready = notifier.ready_inodes();
   EXPECT_EQ(std::count(ready.begin(), ready.end(), inodes[5]), 1);
   EXPECT_EQ(std::count(ready.begin(), ready.end(), inodes[4]), 1);
+  // The same in .headers/ (cp -r copies it too): a stub miss offers the following stubs.
+  std::vector<std::uint64_t> stubs;
+  for (const auto& u : uidls) stubs.push_back(ino_of(u + ".eml", fs::kHeadersInode));
+  const std::size_t before = notifier.ready_inodes().size();
+  ASSERT_TRUE(read(stubs[6], 0, 4096).ok());
+  const auto after = notifier.ready_inodes();
+  EXPECT_THAT(std::vector<std::uint64_t>(after.begin() + static_cast<std::ptrdiff_t>(before), after.end()),
+              ElementsAre(stubs[7], stubs[8], stubs[9]));
+  auto stub = filesystem->local_content(stubs[8], 1 << 20, fs::Filesystem::Push::ahead);
+  ASSERT_TRUE(stub.has_value());
+  EXPECT_EQ(*stub, read_whole(stubs[8]).value());
 }
 
 }  // namespace

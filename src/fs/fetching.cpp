@@ -1,6 +1,8 @@
 // Filesystem: getting bytes. One RETR per message shared by all its readers, read-ahead for
 // sequential readers, TOP prefixes for the first bytes of big messages, header stubs.
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "filesystem_impl.hpp"
@@ -141,14 +143,92 @@ std::shared_ptr<BodyFetch> Filesystem::Impl::start_fetch(const MessageId& id, st
 
 void Filesystem::Impl::issue_retr(const std::shared_ptr<BodyFetch>& fetch) {
   fetch->data.clear();
+  fetch->received = 0;
+  fetch->streaming = false;
+  // Pieces of an earlier, cut attempt are queued before this: they go with the old writer.
+  store_worker.post([fetch] {
+    fetch->writer.reset();
+    fetch->stream_error.reset();
+  });
   maildrop.retr(
-      fetch->id, [fetch](std::string_view chunk) { fetch->data.append(chunk); },
+      fetch->id,
+      [this, fetch](std::string_view chunk) {
+        fetch->data.append(chunk);
+        fetch->received += chunk.size();
+        if (fetch->received > options.stream_bytes) fetch->streaming = true;
+        if (fetch->streaming && fetch->data.size() >= options.stream_piece_bytes) {
+          auto piece = std::make_shared<const std::string>(std::move(fetch->data));
+          fetch->data.clear();
+          store_worker.post([this, fetch, piece] { stream_piece(fetch, *piece); });
+        }
+      },
       [this, fetch](Result<void> result) {
+        if (result && fetch->streaming) {
+          auto rest = std::make_shared<const std::string>(std::move(fetch->data));
+          store_worker.post([this, fetch, rest] { finish_streamed(fetch, *rest); });
+          return;
+        }
         // Success is handled right here on the maildrop's thread (replies only, no disk):
         // readers must not queue behind the cache writes of other messages.
         if (result) return on_body_arrived(fetch);
         worker.post([this, fetch, result = std::move(result)]() mutable { on_fetch_failed(fetch, std::move(result)); });
       });
+}
+
+void Filesystem::Impl::stream_piece(const std::shared_ptr<BodyFetch>& fetch, const std::string& piece) {
+  if (fetch->stream_error) return;
+  if (!fetch->writer) {
+    auto writer = cache.begin_body(fetch->id);
+    if (!writer) {
+      fetch->stream_error = writer.error();
+      return;
+    }
+    fetch->writer = std::move(writer).value();
+  }
+  if (auto r = fetch->writer->append(piece); !r) fetch->stream_error = r.error();
+}
+
+// The last piece of a streamed body arrived: commit it, then answer its readers from the cache.
+void Filesystem::Impl::finish_streamed(const std::shared_ptr<BodyFetch>& fetch, const std::string& rest) {
+  stream_piece(fetch, rest);
+  Result<void> stored = fetch->stream_error ? Result<void>(*fetch->stream_error) : fetch->writer->commit();
+  fetch->writer.reset();
+  if (!stored) spdlog::warn("could not store a downloaded message in the cache: {}", stored.error().describe());
+  const Result<void> outcome =
+      stored ? Result<void>{} : Result<void>(Error(Errc::io, "could not store the message in the cache: " +
+                                                              stored.error().describe()));
+  Notes notes;
+  std::vector<PendingRead> waiters;
+  std::vector<std::function<void(Result<void>)>> listeners;
+  {
+    std::lock_guard lock(mu);
+    if (MessageState* s = mutable_state(fetch->id)) {
+      const Attr before = message_attr(*s);
+      s->record.exact_size = fetch->received;
+      s->record.has_body = stored.ok();
+      const Attr after = message_attr(*s);
+      if (!before.size_exact || before.size != after.size) notes.inodes.push_back(after.ino);
+      note_sizes(fetch->id, notes);
+    }
+    fetches.erase(fetch->id);
+    forget_prefetch_scan();
+    bytes_in_flight -= std::min(bytes_in_flight, fetch->list_size);
+    waiters = std::move(fetch->waiters);
+    listeners = std::move(fetch->listeners);
+    pump_held();
+  }
+  send(notes);
+  // Replies leave this thread: a reader must not wait for the next message's disk writes.
+  worker.post([this, id = fetch->id, outcome, waiters = std::move(waiters), listeners = std::move(listeners)]() mutable {
+    for (auto& w : waiters) {
+      if (outcome) {
+        read_message(id, w.offset, w.size, std::move(w.done), false);
+      } else {
+        w.done(outcome.error());
+      }
+    }
+    for (auto& l : listeners) l(outcome);
+  });
 }
 
 void Filesystem::Impl::on_fetch_failed(const std::shared_ptr<BodyFetch>& fetch, Result<void> result) {

@@ -66,6 +66,14 @@ struct BodyFetch {
   std::vector<PendingRead> waiters;
   std::vector<std::function<void(Result<void>)>> listeners;  // sync and the like
   bool retried = false;
+  // Bodies over FsOptions::stream_bytes go to the cache while they arrive, in pieces, so
+  // memory stays bounded whatever the size; their readers are answered from the cache once
+  // the body is committed. `received` and `streaming` belong to the maildrop's thread until
+  // done(); `writer` to store_worker.
+  std::uint64_t received = 0;
+  bool streaming = false;
+  std::unique_ptr<store::BodyWriter> writer;
+  std::optional<Error> stream_error;  // the first failure to stage a piece
 };
 
 struct StubFetch {
@@ -186,6 +194,8 @@ struct Filesystem::Impl {
   void issue_retr(const std::shared_ptr<BodyFetch>& fetch);
   void on_body_arrived(const std::shared_ptr<BodyFetch>& fetch);  // maildrop thread
   void store_body(const std::shared_ptr<BodyFetch>& fetch, const std::string& raw);  // store_worker
+  void stream_piece(const std::shared_ptr<BodyFetch>& fetch, const std::string& piece);  // store_worker
+  void finish_streamed(const std::shared_ptr<BodyFetch>& fetch, const std::string& rest);  // store_worker
   void on_fetch_failed(const std::shared_ptr<BodyFetch>& fetch, Result<void> result);  // worker
   void prefetch_after(std::size_t index);                                           // mu held
   void note_read_start(const MessageId& id, const MessageState& s);                // mu held

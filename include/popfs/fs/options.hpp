@@ -30,6 +30,11 @@ struct FsOptions {
   std::uint32_t prefetch_messages = 128;
   std::uint64_t prefetch_bytes = 64ULL << 20;
 
+  // A body larger than this is written to the cache while it downloads (memory stays
+  // bounded); smaller ones are kept whole in memory until stored, so readers get them sooner.
+  std::uint64_t stream_bytes = 8ULL << 20;
+  std::size_t stream_piece_bytes = 1 << 20;
+
   // Reads of the first bytes of an uncached message larger than this are answered from
   // TOP n k when the requested range ends within prefix_read_limit.
   std::uint64_t prefix_read_min_size = 64 * 1024;

@@ -191,7 +191,9 @@ void Filesystem::Impl::stream_piece(const std::shared_ptr<BodyFetch>& fetch, con
 // The last piece of a streamed body arrived: commit it, then answer its readers from the cache.
 void Filesystem::Impl::finish_streamed(const std::shared_ptr<BodyFetch>& fetch, const std::string& rest) {
   stream_piece(fetch, rest);
-  Result<void> stored = fetch->stream_error ? Result<void>(*fetch->stream_error) : fetch->writer->commit();
+  Result<void> stored = fetch->stream_error ? Result<void>(*fetch->stream_error)
+                       : fetch->writer       ? fetch->writer->commit()
+                                             : Result<void>(Error(Errc::cache, "nothing was staged"));
   fetch->writer.reset();
   if (!stored) spdlog::warn("could not store a downloaded message in the cache: {}", stored.error().describe());
   const Result<void> outcome =

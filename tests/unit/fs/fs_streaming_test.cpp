@@ -45,13 +45,13 @@ TEST_F(FsTest, ConcurrentReadersOfAStreamedBodyShareOneRetr) {
   start_fs(streaming_options());
   const auto ino = ino_of("big.eml");
   maildrop.hold_retrs(true);
+  const std::vector<std::uint64_t> offsets = {0, 5000, 70000, big.size() - 10};
   std::vector<std::future<Result<std::string>>> readers;
-  for (std::uint64_t offset : {0ull, 5000ull, 70000ull, static_cast<unsigned long long>(big.size()) - 10}) {
+  for (auto offset : offsets) {
     readers.push_back(std::async(std::launch::async, [this, ino, offset] { return read(ino, offset, 20000); }));
   }
   ASSERT_TRUE(eventually([&] { return maildrop.retr_calls("big") == 1; }));
   maildrop.hold_retrs(false);
-  std::vector<std::uint64_t> offsets = {0, 5000, 70000, big.size() - 10};
   for (std::size_t i = 0; i < readers.size(); ++i) {
     auto got = readers[i].get();
     ASSERT_TRUE(got.ok()) << got.error().describe();

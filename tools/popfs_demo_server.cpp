@@ -3,6 +3,8 @@
 // mailbox's message count and total RETR/LIST bytes) once the server accepts connections,
 // then runs until SIGINT/SIGTERM and stops Dovecot.
 // --benchmark serves the benchmark mailbox (2,000 messages, ~22 MB) for scripts/bench-fs.
+// --large-count/--large-bytes set how many of the messages are large and their size (by
+// default 1 of ~3 MiB); scripts/bench-memory serves one of ~64 MiB.
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -28,9 +30,16 @@ int main(int argc, char** argv) {
   app.add_option("--dir", dir, "Where to write server.env and the password file")->required();
   app.add_option("--count", corpus.count, "Messages in the sample mailbox");
   app.add_option("--seed", corpus.seed, "Corpus seed");
+  app.add_option("--large-count", corpus.large_count,
+                 "How many of the messages are large (default 1)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--large-bytes", corpus.large_bytes,
+                 "Approximate size in bytes of each large message (default 3 MiB)")
+      ->check(CLI::PositiveNumber);
   bool benchmark = false;
   app.add_flag("--benchmark", benchmark,
-               "Serve the benchmark mailbox (2,000 messages, ~22 MB); overrides --count/--seed");
+               "Serve the benchmark mailbox (2,000 messages, ~22 MB); overrides --count/--seed")
+      ->excludes("--large-count", "--large-bytes");
   CLI11_PARSE(app, argc, argv);
   if (benchmark) corpus = popfs::test::CorpusOptions::benchmark();
 

@@ -143,6 +143,9 @@ std::shared_ptr<BodyFetch> Filesystem::Impl::start_fetch(const MessageId& id, st
 
 void Filesystem::Impl::issue_retr(const std::shared_ptr<BodyFetch>& fetch) {
   fetch->data.clear();
+  // One allocation for what is kept in memory (a streamed body keeps at most this much).
+  fetch->data.reserve(static_cast<std::size_t>(
+      std::min<std::uint64_t>(fetch->list_size + 64, options.stream_bytes + options.stream_piece_bytes)));
   fetch->received = 0;
   fetch->streaming = false;
   // Pieces of an earlier, cut attempt are queued before this: they go with the old writer.
@@ -158,7 +161,8 @@ void Filesystem::Impl::issue_retr(const std::shared_ptr<BodyFetch>& fetch) {
         if (fetch->received > options.stream_bytes) fetch->streaming = true;
         if (fetch->streaming && fetch->data.size() >= options.stream_piece_bytes) {
           auto piece = std::make_shared<const std::string>(std::move(fetch->data));
-          fetch->data.clear();
+          fetch->data = std::string();
+          fetch->data.reserve(options.stream_piece_bytes + 64 * 1024);
           store_worker.post([this, fetch, piece] { stream_piece(fetch, *piece); });
         }
       },

@@ -54,8 +54,7 @@ void Filesystem::Impl::read_message(const MessageId& id, std::uint64_t offset, s
   }
   if (offset == 0) {
     note_read_start(id, *s);
-    // With opens skipped this read missed the page cache: fill it ahead of the reader.
-    if (opens_skipped && !s->held && messages.count(id) != 0) push_ahead(s->index, false);
+    push_ahead(id, false);  // with opens skipped, this read missed the page cache
   }
   if (s->record.has_body) {
     lock.unlock();
@@ -204,36 +203,24 @@ void Filesystem::Impl::finish_streamed(const std::shared_ptr<BodyFetch>& fetch, 
       stored ? Result<void>{} : Result<void>(Error(Errc::io, "could not store the message in the cache: " +
                                                               stored.error().describe()));
   Notes notes;
-  std::vector<PendingRead> waiters;
-  std::vector<std::function<void(Result<void>)>> listeners;
+  FetchWaiters waiting;
   {
     std::lock_guard lock(mu);
-    if (MessageState* s = mutable_state(fetch->id)) {
-      const Attr before = message_attr(*s);
-      s->record.exact_size = fetch->received;
-      s->record.has_body = stored.ok();
-      const Attr after = message_attr(*s);
-      if (!before.size_exact || before.size != after.size) notes.inodes.push_back(after.ino);
-      note_sizes(fetch->id, notes);
-    }
-    fetches.erase(fetch->id);
-    forget_prefetch_scan();
-    bytes_in_flight -= std::min(bytes_in_flight, fetch->list_size);
-    waiters = std::move(fetch->waiters);
-    listeners = std::move(fetch->listeners);
-    pump_held();
+    learn_body_size(fetch->id, fetch->received, nullptr, notes);
+    if (MessageState* s = mutable_state(fetch->id)) s->record.has_body = stored.ok();
+    waiting = end_fetch(fetch, stored.ok());
   }
   send(notes);
   // Replies leave this thread: a reader must not wait for the next message's disk writes.
-  worker.post([this, id = fetch->id, outcome, waiters = std::move(waiters), listeners = std::move(listeners)]() mutable {
-    for (auto& w : waiters) {
+  worker.post([this, id = fetch->id, outcome, waiting = std::move(waiting)]() mutable {
+    for (auto& w : waiting.readers) {
       if (outcome) {
         read_message(id, w.offset, w.size, std::move(w.done), false);
       } else {
         w.done(outcome.error());
       }
     }
-    for (auto& l : listeners) l(outcome);
+    for (auto& l : waiting.listeners) l(outcome);
   });
 }
 
@@ -245,16 +232,11 @@ void Filesystem::Impl::on_fetch_failed(const std::shared_ptr<BodyFetch>& fetch, 
     issue_retr(fetch);
     return;
   }
-  fetches.erase(fetch->id);
-  forget_prefetch_scan();
-  bytes_in_flight -= std::min(bytes_in_flight, fetch->list_size);
   set_last_error(result.error());
-  pump_held();
-  auto waiters = std::move(fetch->waiters);
-  auto listeners = std::move(fetch->listeners);
+  FetchWaiters waiting = end_fetch(fetch, false);
   lock.unlock();
-  for (auto& w : waiters) w.done(read_error(result.error()));
-  for (auto& l : listeners) l(result.error());
+  for (auto& w : waiting.readers) w.done(read_error(result.error()));
+  for (auto& l : waiting.listeners) l(result.error());
 }
 
 void Filesystem::Impl::on_body_arrived(const std::shared_ptr<BodyFetch>& fetch) {
@@ -268,18 +250,7 @@ void Filesystem::Impl::on_body_arrived(const std::shared_ptr<BodyFetch>& fetch) 
   {
     std::lock_guard lock(mu);
     fetch->body = presented;
-    if (MessageState* s = mutable_state(fetch->id)) {
-      const Attr before = message_attr(*s);
-      s->record.exact_size = raw->size();
-      if (options.lf) {
-        s->lf_size = presented->size();
-        lf_bodies.emplace_back(fetch->id, presented);
-        if (lf_bodies.size() > kLfBodiesKept) lf_bodies.pop_front();
-      }
-      const Attr after = message_attr(*s);
-      if (!before.size_exact || before.size != after.size) notes.inodes.push_back(after.ino);
-      note_sizes(fetch->id, notes);
-    }
+    learn_body_size(fetch->id, raw->size(), options.lf ? presented : nullptr, notes);
     waiters = std::move(fetch->waiters);
   }
   send(notes);
@@ -299,20 +270,40 @@ void Filesystem::Impl::store_body(const std::shared_ptr<BodyFetch>& fetch, const
     auto writer = cache.begin_body(fetch->id);
     if (writer && writer.value()->append(raw) && writer.value()->commit()) stored = true;
   }
-  std::vector<PendingRead> late;
-  std::vector<std::function<void(Result<void>)>> listeners;
+  FetchWaiters waiting;
   {
     std::lock_guard lock(mu);
     if (MessageState* s = mutable_state(fetch->id)) s->record.has_body = stored;
-    fetches.erase(fetch->id);
-    if (!stored) forget_prefetch_scan();
-    bytes_in_flight -= std::min(bytes_in_flight, fetch->list_size);
-    late = std::move(fetch->waiters);  // none expected: readers use fetch->body meanwhile
-    listeners = std::move(fetch->listeners);
-    pump_held();
+    waiting = end_fetch(fetch, stored);
   }
-  for (auto& w : late) w.done(slice(*fetch->body, w.offset, w.size));
-  for (auto& l : listeners) l(Result<void>{});
+  // Readers use fetch->body meanwhile: none expected here.
+  for (auto& w : waiting.readers) w.done(slice(*fetch->body, w.offset, w.size));
+  for (auto& l : waiting.listeners) l(Result<void>{});
+}
+
+void Filesystem::Impl::learn_body_size(const MessageId& id, std::uint64_t raw_size,
+                                       const std::shared_ptr<const std::string>& lf_body, Notes& notes) {
+  MessageState* s = mutable_state(id);
+  if (s == nullptr) return;
+  const Attr before = message_attr(*s);
+  s->record.exact_size = raw_size;
+  if (lf_body) {
+    s->lf_size = lf_body->size();
+    lf_bodies.emplace_back(id, lf_body);
+    if (lf_bodies.size() > kLfBodiesKept) lf_bodies.pop_front();
+  }
+  const Attr after = message_attr(*s);
+  if (!before.size_exact || before.size != after.size) notes.inodes.push_back(after.ino);
+  note_sizes(id, notes);
+}
+
+FetchWaiters Filesystem::Impl::end_fetch(const std::shared_ptr<BodyFetch>& fetch, bool stored) {
+  fetches.erase(fetch->id);
+  // A stored body keeps the read-ahead scan valid; anything else may leave a gap in it.
+  if (!stored) forget_prefetch_scan();
+  bytes_in_flight -= std::min(bytes_in_flight, fetch->list_size);
+  pump_held();  // the budget has room again
+  return FetchWaiters{std::move(fetch->waiters), std::move(fetch->listeners)};
 }
 
 void Filesystem::Impl::note_read_start(const MessageId& id, const MessageState& s) {
@@ -375,8 +366,7 @@ void Filesystem::Impl::read_stub(const MessageId& id, std::uint64_t offset, std:
   std::shared_ptr<const std::string> arrived;
   if (auto it = stub_fetches.find(id); it != stub_fetches.end()) arrived = it->second->text;
   const MessageState* s = mutable_state(id);
-  // With opens skipped this read missed the page cache: fill it ahead of the reader.
-  if (offset == 0 && opens_skipped && s != nullptr && !s->held && messages.count(id) != 0) push_ahead(s->index, true);
+  if (offset == 0) push_ahead(id, true);  // with opens skipped, this read missed the page cache
   if (arrived) {
     lock.unlock();
     return done(slice(present(*arrived), offset, size));

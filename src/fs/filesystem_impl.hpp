@@ -76,6 +76,12 @@ struct BodyFetch {
   std::optional<Error> stream_error;  // the first failure to stage a piece
 };
 
+// Who waited on a fetch that ended, to be answered outside mu.
+struct FetchWaiters {
+  std::vector<PendingRead> readers;
+  std::vector<std::function<void(Result<void>)>> listeners;
+};
+
 struct StubFetch {
   std::vector<std::function<void(Result<std::string>)>> waiters;
   std::shared_ptr<const std::string> text;  // set once it arrived, while it is stored
@@ -185,9 +191,9 @@ struct Filesystem::Impl {
   // Stubs can then never be fetched; their size 0 counts as final.
   void mark_top_unsupported(Notes& notes);
   void pump_held();  // starts body fetches of held messages within the read-ahead budget
-  // With opens skipped: offers the kernel the cached files (messages, or their stubs) after
-  // `index` in directory order, on a page-cache miss.
-  void push_ahead(std::size_t index, bool stubs);
+  // With opens skipped, a read of `read` (its message, or its stub) missed the page cache:
+  // offers the kernel the cached files that follow it in directory order.
+  void push_ahead(const MessageId& read, bool stubs);
 
   // fetching.cpp
   std::shared_ptr<BodyFetch> start_fetch(const MessageId& id, std::optional<PendingRead> waiter);  // mu held
@@ -197,6 +203,11 @@ struct Filesystem::Impl {
   void stream_piece(const std::shared_ptr<BodyFetch>& fetch, const std::string& piece);  // store_worker
   void finish_streamed(const std::shared_ptr<BodyFetch>& fetch, const std::string& rest);  // store_worker
   void on_fetch_failed(const std::shared_ptr<BodyFetch>& fetch, Result<void> result);  // worker
+  // The body's byte count is now known (mu held): st_size becomes exact, and the kernel is
+  // told if it changed. lf_body: the -o lf presentation, when it is in memory.
+  void learn_body_size(const MessageId& id, std::uint64_t raw_size,
+                       const std::shared_ptr<const std::string>& lf_body, Notes& notes);
+  FetchWaiters end_fetch(const std::shared_ptr<BodyFetch>& fetch, bool stored);  // mu held
   void prefetch_after(std::size_t index);                                           // mu held
   void note_read_start(const MessageId& id, const MessageState& s);                // mu held
   void fetch_stub(const MessageId& id, std::function<void(Result<std::string>)> done);  // mu held

@@ -65,8 +65,11 @@ void Filesystem::Impl::pump_held() {
   }
 }
 
-void Filesystem::Impl::push_ahead(std::size_t index, bool stubs) {
+void Filesystem::Impl::push_ahead(const MessageId& read, bool stubs) {
   if (!opens_skipped || notifier == nullptr) return;
+  const auto it = messages.find(read);  // not an orphan: its index means nothing any more
+  if (it == messages.end() || it->second.held) return;
+  const std::size_t index = it->second.index;
   std::vector<std::uint64_t> inodes;
   std::uint64_t bytes = 0;
   const std::size_t end = std::min<std::size_t>(order.size(), index + 1 + options.push_ahead_files);

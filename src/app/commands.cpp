@@ -43,6 +43,16 @@ int request_error(const Error& error, int code) {
   return fail(code ? code : to_int(ExitCode::connection), error.message);
 }
 
+// Sends one request to the daemon serving `mountpoint` and prints every line it answers.
+int print_answer(const std::string& mountpoint, std::string_view request) {
+  int code = 0;
+  const auto answer = control_request(mountpoint, std::string(request),
+                                      [](std::string_view line) { std::printf("%.*s\n", static_cast<int>(line.size()), line.data()); },
+                                      &code);
+  if (!answer) return request_error(answer.error(), code);
+  return to_int(ExitCode::ok);
+}
+
 }  // namespace
 
 int fail(int code, const std::string& message) {
@@ -72,23 +82,9 @@ int run_umount(const std::string& mountpoint) {
   return to_int(ExitCode::ok);
 }
 
-int run_status(const std::string& mountpoint) {
-  int code = 0;
-  const auto answer = control_request(mountpoint, "status",
-                                      [](std::string_view line) { std::printf("%.*s\n", static_cast<int>(line.size()), line.data()); },
-                                      &code);
-  if (!answer) return request_error(answer.error(), code);
-  return to_int(ExitCode::ok);
-}
+int run_status(const std::string& mountpoint) { return print_answer(mountpoint, "status"); }
 
-int run_refresh(const std::string& mountpoint) {
-  int code = 0;
-  const auto answer = control_request(mountpoint, "refresh",
-                                      [](std::string_view line) { std::printf("%.*s\n", static_cast<int>(line.size()), line.data()); },
-                                      &code);
-  if (!answer) return request_error(answer.error(), code);
-  return to_int(ExitCode::ok);
-}
+int run_refresh(const std::string& mountpoint) { return print_answer(mountpoint, "refresh"); }
 
 int run_sync_mounted(const std::string& mountpoint) {
   ProgressPrinter printer(::isatty(STDOUT_FILENO) != 0);

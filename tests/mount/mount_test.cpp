@@ -37,6 +37,36 @@ TEST_F(MountTest, CatAndStatSeeExactlyTheServersBytes) {
   EXPECT_EQ(dir.st_mode & 07777, 0555u);
 }
 
+// Bodies over FsOptions::stream_bytes go to the cache in pieces while Dovecot sends them.
+TEST_F(MountTest, AMessageStreamedIntoTheCacheReadsExactlyBeforeAndAfterARemount) {
+  start_dovecot(3, 1);
+  const auto expected = fetch_all_independently(*dovecot_);
+  auto options = default_options();
+  options.stream_bytes = 64 * 1024;
+  options.stream_piece_bytes = 16 * 1024;
+  const auto large = std::max_element(expected.begin(), expected.end(), [](const auto& a, const auto& b) {
+    return a.content.size() < b.content.size();
+  });
+  ASSERT_GT(large->content.size(), 4 * options.stream_bytes);
+  const auto file = mp() / message_file_name(large->uidl);
+  mount(options);
+  EXPECT_TRUE(slurp(file) == large->content) << "read through the mount differs from RETR";
+  struct stat st;
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(static_cast<std::size_t>(st.st_size), large->content.size());
+  unmount();
+  ASSERT_TRUE(dovecot_->wait_for_sessions(dovecot_->logins()));
+  std::size_t retr_before = 0;
+  for (const auto& s : dovecot_->sessions()) retr_before += s.retr;
+  mount(options);
+  EXPECT_TRUE(slurp(file) == large->content) << "the cached copy differs from RETR";
+  unmount();
+  ASSERT_TRUE(dovecot_->wait_for_sessions(dovecot_->logins()));
+  std::size_t retr_after = 0;
+  for (const auto& s : dovecot_->sessions()) retr_after += s.retr;
+  EXPECT_EQ(retr_after, retr_before) << "the second read came from the server, not the cache";
+}
+
 TEST_F(MountTest, CpTarRsyncAndGrepCopyExactBytes) {
   start_dovecot(30, 2);
   const auto expected = fetch_all_independently(*dovecot_);

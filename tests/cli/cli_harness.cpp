@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,61 +36,18 @@ std::string read_text(const std::filesystem::path& file) {
   return out.str();
 }
 
-std::vector<char*> c_strings(std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  for (auto& s : strings) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
-}
-
-std::string find_executable(const std::string& name) {
-  if (name.find('/') != std::string::npos) return name;
-  for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
-    const std::string candidate = std::string(dir) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  throw std::runtime_error("cli harness: " + name + " not found");
-}
-
-// fork + execve with stdin from /dev/null and the outputs in files. die_with_parent: SIGTERM
-// the child when the spawning thread ends (a crashed test leaves no daemon behind).
+// The child: stdin /dev/null, the outputs in files, a process group of its own (a timed-out
+// run is killed with everything it started in the foreground), SIGTERM when the spawning
+// thread ends (a crashed test leaves no daemon behind).
 pid_t spawn(const std::vector<std::string>& argv, std::vector<std::string> env,
-            const std::filesystem::path& out_file, const std::filesystem::path& err_file,
-            bool die_with_parent) {
-  const std::string executable = find_executable(argv.at(0));
-  std::vector<std::string> args = argv;
-  auto c_args = c_strings(args);
-  auto c_env = c_strings(env);
-  const int in_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const int out_fd = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  const int err_fd = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (in_fd < 0 || out_fd < 0 || err_fd < 0) throw std::runtime_error("cli harness: cannot open output files");
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(in_fd, STDIN_FILENO);
-    ::dup2(out_fd, STDOUT_FILENO);
-    ::dup2(err_fd, STDERR_FILENO);
-    ::setpgid(0, 0);  // a timed-out run is killed with everything it started in the foreground
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig = 1; sig < NSIG; ++sig) {
-      if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
-    }
-    if (die_with_parent) {
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (::getppid() != parent) ::_exit(127);
-    }
-    ::execve(executable.c_str(), c_args.data(), c_env.data());
-    ::_exit(127);
-  }
-  const int fork_errno = errno;
-  ::close(in_fd);
-  ::close(out_fd);
-  ::close(err_fd);
-  if (pid < 0) throw std::runtime_error(std::string("cli harness: fork: ") + std::strerror(fork_errno));
-  return pid;
+            const std::filesystem::path& out_file, const std::filesystem::path& err_file) {
+  SpawnOptions options;
+  options.stdout_file = out_file;
+  options.stderr_file = err_file;
+  options.environment = std::move(env);
+  options.own_process_group = true;
+  options.die_with_parent = true;
+  return spawn_process(argv, options);
 }
 
 bool is_zombie_or_gone(pid_t pid) {
@@ -192,7 +148,7 @@ CliResult CliEnvironment::run_program(const std::vector<std::string>& argv, std:
   const unsigned n = output_counter++;
   const auto out_file = dir_ / "outputs" / ("run" + std::to_string(n) + ".out");
   const auto err_file = dir_ / "outputs" / ("run" + std::to_string(n) + ".err");
-  const pid_t pid = spawn(argv, environment(extra_env), out_file, err_file, true);
+  const pid_t pid = spawn(argv, environment(extra_env), out_file, err_file);
   CliResult result;
   auto status = wait_process(pid, timeout);
   if (!status) {
@@ -213,7 +169,7 @@ pid_t CliEnvironment::start(const std::vector<std::string>& args, const std::fil
                             const std::vector<std::string>& extra_env) const {
   std::vector<std::string> argv = {POPFS_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
-  return spawn(argv, environment(extra_env), stdout_file, stderr_file, true);
+  return spawn(argv, environment(extra_env), stdout_file, stderr_file);
 }
 
 bool is_mounted(const std::filesystem::path& mountpoint) {

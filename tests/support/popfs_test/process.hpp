@@ -20,8 +20,14 @@ struct SpawnOptions {
   // Where the child's stdout/stderr go (appended); /dev/null when empty.
   std::filesystem::path stdout_file{};
   std::filesystem::path stderr_file{};
-  // Extra environment entries "NAME=value" added to the parent's environment.
+  // Extra environment entries "NAME=value" added to the parent's environment (or to
+  // `environment` when given).
   std::vector<std::string> extra_env{};
+  // The child's whole environment instead of the parent's.
+  std::optional<std::vector<std::string>> environment{};
+  // The child leads a process group of its own, so everything it starts in the foreground
+  // can be killed with it (kill(-pid)).
+  bool own_process_group = false;
   // SIGTERM the child if the spawning thread dies first (a crashed or timed-out test must
   // not leave servers behind). Linux ties this to the *thread*: spawn from a thread that
   // outlives the child, normally the test's main thread.

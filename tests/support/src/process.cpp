@@ -86,6 +86,7 @@ pid_t spawn_dying_with_parent(const std::vector<std::string>& argv, std::vector<
     ::dup2(null_in, STDIN_FILENO);
     ::dup2(out, STDOUT_FILENO);
     ::dup2(err, STDERR_FILENO);
+    if (options.own_process_group) ::setpgid(0, 0);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -126,16 +127,15 @@ pid_t spawn_dying_with_parent(const std::vector<std::string>& argv, std::vector<
 
 pid_t spawn_process(const std::vector<std::string>& argv, const SpawnOptions& options) {
   if (argv.empty()) throw std::invalid_argument("spawn_process: empty argv");
-  if (options.die_with_parent) {
-    std::vector<std::string> env;
-    for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
-    for (const auto& extra : options.extra_env) env.push_back(extra);
-    return spawn_dying_with_parent(argv, env, options);
-  }
-  std::vector<std::string> args = argv;
   std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  if (options.environment) {
+    env = *options.environment;
+  } else {
+    for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  }
   for (const auto& extra : options.extra_env) env.push_back(extra);
+  if (options.die_with_parent) return spawn_dying_with_parent(argv, env, options);
+  std::vector<std::string> args = argv;
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -160,7 +160,12 @@ pid_t spawn_process(const std::vector<std::string>& argv, const SpawnOptions& op
   sigemptyset(&none);
   posix_spawnattr_setsigdefault(&attributes, &all);
   posix_spawnattr_setsigmask(&attributes, &none);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+  if (options.own_process_group) {
+    posix_spawnattr_setpgroup(&attributes, 0);
+    flags |= POSIX_SPAWN_SETPGROUP;
+  }
+  posix_spawnattr_setflags(&attributes, flags);
 
   auto c_args = to_c_strings(args);
   auto c_env = to_c_strings(env);

@@ -205,14 +205,22 @@ TEST_F(FsTest, WithoutTopPrefixReadsFallBackToRetr) {
   EXPECT_EQ(maildrop.top_calls(), tops);  // remembered: no TOP again
 }
 
-TEST_F(FsTest, SequentialReadersGetRetrsQueuedAhead) {
-  for (int i = 0; i < 40; ++i) {
-    maildrop.add("m" + std::to_string(100 + i), make_message("m" + std::to_string(i), "1 Jan 2020 00:00 +0000", 5));
+// Messages m100, m101, ... (`count` of them) and read-ahead of 8, without stub prefetch.
+class ReadAheadTest : public FsTest {
+ protected:
+  void start_read_ahead_fs(int count) {
+    for (int i = 0; i < count; ++i) {
+      maildrop.add("m" + std::to_string(100 + i), make_message("m" + std::to_string(i), "1 Jan 2020 00:00 +0000", 5));
+    }
+    fs::FsOptions o;
+    o.prefetch_messages = 8;
+    o.prefetch_stubs = false;
+    start_fs(o);
   }
-  fs::FsOptions o;
-  o.prefetch_messages = 8;
-  o.prefetch_stubs = false;
-  start_fs(o);
+};
+
+TEST_F(ReadAheadTest, SequentialReadersGetRetrsQueuedAhead) {
+  start_read_ahead_fs(40);
   ASSERT_TRUE(read_whole(ino_of("m100.eml")).ok());
   ASSERT_TRUE(read_whole(ino_of("m101.eml")).ok());
   // Reading a second file in a row asks for the next 8 without waiting for their readers.
@@ -225,14 +233,8 @@ TEST_F(FsTest, SequentialReadersGetRetrsQueuedAhead) {
   for (int i = 102; i < 110; ++i) EXPECT_EQ(maildrop.retr_calls("m" + std::to_string(i)), 1);
 }
 
-TEST_F(FsTest, ReadAheadWindowMovesWithTheReader) {
-  for (int i = 0; i < 40; ++i) {
-    maildrop.add("m" + std::to_string(100 + i), make_message("m" + std::to_string(i), "1 Jan 2020 00:00 +0000", 5));
-  }
-  fs::FsOptions o;
-  o.prefetch_messages = 8;
-  o.prefetch_stubs = false;
-  start_fs(o);
+TEST_F(ReadAheadTest, ReadAheadWindowMovesWithTheReader) {
+  start_read_ahead_fs(40);
   for (int i = 100; i <= 106; ++i) ASSERT_TRUE(read_whole(ino_of("m" + std::to_string(i) + ".eml")).ok());
   // The reader at m106: the window reaches m114, not beyond.
   EXPECT_TRUE(eventually([&] { return maildrop.retr_calls("m114") == 1; }));
@@ -243,14 +245,8 @@ TEST_F(FsTest, ReadAheadWindowMovesWithTheReader) {
   for (int i = 100; i <= 115; ++i) EXPECT_EQ(maildrop.retr_calls("m" + std::to_string(i)), 1);
 }
 
-TEST_F(FsTest, FailedReadAheadIsAskedForAgainByTheNextRead) {
-  for (int i = 0; i < 20; ++i) {
-    maildrop.add("m" + std::to_string(100 + i), make_message("m" + std::to_string(i), "1 Jan 2020 00:00 +0000", 5));
-  }
-  fs::FsOptions o;
-  o.prefetch_messages = 8;
-  o.prefetch_stubs = false;
-  start_fs(o);
+TEST_F(ReadAheadTest, FailedReadAheadIsAskedForAgainByTheNextRead) {
+  start_read_ahead_fs(20);
   ASSERT_TRUE(read_whole(ino_of("m100.eml")).ok());
   // Reading m101 asks for m102..m109 first, then m101 itself: all nine RETRs fail once (m101
   // alone has a reader, so only it is retried at once).

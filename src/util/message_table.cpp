@@ -1,0 +1,95 @@
+#include "popfs/util/message_table.hpp"
+
+#include <stdexcept>
+
+namespace popfs {
+
+std::uint64_t MessageTable::hash(std::string_view uidl, std::uint32_t occurrence) noexcept {
+  // FNV-1a over the UIDL, then the occurrence mixed in (so duplicates spread out).
+  std::uint64_t h = 14695981039346656037ULL;
+  for (char c : uidl) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  h ^= occurrence * 0x9E3779B97F4A7C15ULL;
+  h ^= h >> 29;
+  h *= 0xBF58476D1CE4E5B9ULL;
+  h ^= h >> 32;
+  return h;
+}
+
+void MessageTable::reserve(std::size_t rows, std::size_t uidl_bytes) {
+  rows_.reserve(rows);
+  arena_.reserve(uidl_bytes);
+}
+
+std::size_t MessageTable::append(std::string_view uidl, std::uint32_t number, std::uint64_t size) {
+  if (arena_.size() + uidl.size() > UINT32_MAX || rows_.size() >= UINT32_MAX - 1) {
+    throw std::length_error("MessageTable: more than 4 GiB of UIDLs or 4 billion messages");
+  }
+  std::uint32_t occurrence = 1;
+  if (auto repeat = repeats_.find(std::string(uidl)); repeat != repeats_.end()) {
+    occurrence = ++repeat->second;
+  } else if (find(uidl, 1)) {
+    occurrence = 2;
+    repeats_.emplace(std::string(uidl), 2);
+  }
+  const std::size_t row = rows_.size();
+  rows_.push_back(Row{size, static_cast<std::uint32_t>(arena_.size()), static_cast<std::uint32_t>(uidl.size()),
+                      occurrence, number});
+  arena_.append(uidl);
+  if (numbers_dense_ && number != row + 1) {
+    numbers_dense_ = false;
+    for (std::size_t earlier = 0; earlier < row; ++earlier) {
+      number_rows_.emplace(rows_[earlier].number, static_cast<std::uint32_t>(earlier));
+    }
+  }
+  if (!numbers_dense_) number_rows_.emplace(number, static_cast<std::uint32_t>(row));
+  if ((rows_.size() + 1) * 2 > slots_.size()) {
+    grow_index();
+  } else {
+    insert_into_index(row);
+  }
+  return row;
+}
+
+void MessageTable::insert_into_index(std::size_t row) {
+  const std::size_t mask = slots_.size() - 1;
+  std::size_t slot = hash(uidl(row), rows_[row].occurrence) & mask;
+  while (slots_[slot] != 0) slot = (slot + 1) & mask;
+  slots_[slot] = static_cast<std::uint32_t>(row + 1);
+}
+
+void MessageTable::grow_index() {
+  std::size_t capacity = 16;
+  while (capacity < rows_.size() * 2 + 2) capacity *= 2;
+  slots_.assign(capacity, 0);
+  for (std::size_t row = 0; row < rows_.size(); ++row) insert_into_index(row);
+}
+
+std::optional<std::size_t> MessageTable::find(std::string_view wanted, std::uint32_t occurrence) const {
+  if (slots_.empty()) return std::nullopt;
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t slot = hash(wanted, occurrence) & mask; slots_[slot] != 0; slot = (slot + 1) & mask) {
+    const std::size_t row = slots_[slot] - 1;
+    if (rows_[row].occurrence == occurrence && uidl(row) == wanted) return row;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::size_t> MessageTable::find_number(std::uint32_t number) const {
+  if (numbers_dense_) {
+    if (number == 0 || number > rows_.size()) return std::nullopt;
+    return number - 1;
+  }
+  const auto it = number_rows_.find(number);
+  if (it == number_rows_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::size_t MessageTable::memory_bytes() const noexcept {
+  return arena_.capacity() + rows_.capacity() * sizeof(Row) + slots_.capacity() * sizeof(std::uint32_t) +
+         number_rows_.size() * 32 + repeats_.size() * 64;
+}
+
+}  // namespace popfs

@@ -1,0 +1,92 @@
+// The compact listing: rows in server order, occurrences of duplicate UIDLs, lookups by id
+// and by message number, and its size per message.
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "popfs/util/message_table.hpp"
+
+namespace popfs {
+namespace {
+
+TEST(MessageTable, KeepsServerOrderAndFindsEveryRowById) {
+  MessageTable table;
+  for (std::uint32_t n = 1; n <= 5000; ++n) table.append("uidl-" + std::to_string(n * 7919 % 100003), n, n * 10);
+  ASSERT_EQ(table.size(), 5000u);
+  for (std::size_t row = 0; row < table.size(); ++row) {
+    const std::string uidl = "uidl-" + std::to_string((row + 1) * 7919 % 100003);
+    EXPECT_EQ(table.uidl(row), uidl);
+    EXPECT_EQ(table.occurrence(row), 1u);
+    EXPECT_EQ(table.size_of(row), (row + 1) * 10);
+    ASSERT_EQ(table.find(uidl, 1), row);
+    EXPECT_EQ(table.find(uidl, 2), std::nullopt);
+  }
+  EXPECT_EQ(table.find("uidl-absent", 1), std::nullopt);
+}
+
+TEST(MessageTable, DuplicateUidlsAreCountedInServerOrder) {
+  MessageTable table;
+  table.append("dup", 1);
+  table.append("x", 2);
+  table.append("dup", 3);
+  table.append("dup", 4);
+  EXPECT_EQ(table.occurrence(0), 1u);
+  EXPECT_EQ(table.occurrence(1), 1u);
+  EXPECT_EQ(table.occurrence(2), 2u);
+  EXPECT_EQ(table.occurrence(3), 3u);
+  EXPECT_EQ(table.find(MessageId{"dup", 3}), 3u);
+  EXPECT_EQ(table.find(MessageId{"dup", 4}), std::nullopt);
+  EXPECT_EQ(table.id(2), (MessageId{"dup", 2}));
+}
+
+TEST(MessageTable, ManyDuplicatesStayFast) {
+  // A hostile server repeating one UIDL: occurrence counting must not be quadratic.
+  MessageTable table;
+  for (std::uint32_t n = 1; n <= 200000; ++n) table.append("same", n);
+  EXPECT_EQ(table.occurrence(199999), 200000u);
+  EXPECT_EQ(table.find("same", 123456), 123455u);
+}
+
+TEST(MessageTable, UidlBytesAreKeptVerbatim) {
+  MessageTable table;
+  const std::string odd("a/b\0c", 5);
+  table.append(odd, 1);
+  table.append("", 2);
+  EXPECT_EQ(table.uidl(0), odd);
+  EXPECT_EQ(table.find(odd, 1), 0u);
+  EXPECT_EQ(table.find("", 1), 1u);
+}
+
+TEST(MessageTable, FindsRowsByMessageNumberDenseOrNot) {
+  MessageTable dense;
+  for (std::uint32_t n = 1; n <= 10; ++n) dense.append("m" + std::to_string(n), n);
+  EXPECT_EQ(dense.find_number(1), 0u);
+  EXPECT_EQ(dense.find_number(10), 9u);
+  EXPECT_EQ(dense.find_number(11), std::nullopt);
+  EXPECT_EQ(dense.find_number(0), std::nullopt);
+
+  MessageTable sparse;  // a server whose numbers skip (messages deleted in this session)
+  sparse.append("a", 1);
+  sparse.append("b", 3);
+  sparse.append("c", 7);
+  EXPECT_EQ(sparse.find_number(1), 0u);
+  EXPECT_EQ(sparse.find_number(3), 1u);
+  EXPECT_EQ(sparse.find_number(7), 2u);
+  EXPECT_EQ(sparse.find_number(2), std::nullopt);
+}
+
+TEST(MessageTable, CostsFewDozenBytesPerMessageBesidesTheUidl) {
+  MessageTable table;
+  constexpr std::size_t kCount = 100000;
+  for (std::uint32_t n = 1; n <= kCount; ++n) {
+    char uidl[17];
+    std::snprintf(uidl, sizeof uidl, "%08x%08x", n, 0x5f000000u);
+    table.append(uidl, n, 1000);
+  }
+  const double per_message = static_cast<double>(table.memory_bytes()) / kCount;
+  EXPECT_LT(per_message, 16 + 24 + 2 * 4 * 2 + 8) << per_message;  // UIDL, row, index at half load
+}
+
+}  // namespace
+}  // namespace popfs

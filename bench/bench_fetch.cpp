@@ -74,13 +74,13 @@ Run fetch_with_popfs(const popfs::test::Dovecot& dovecot, const Endpoint& endpoi
   }
   if (!*listing) throw std::runtime_error("popfs list: " + listing->error().describe());
 
-  const auto& messages = (*listing)->messages;
+  const popfs::MessageTable& messages = ***listing;
   std::atomic<std::uint64_t> bytes{0};
   std::size_t finished = 0;
   std::optional<popfs::Error> failure;
-  for (const auto& message : messages) {
+  for (std::size_t row = 0; row < messages.size(); ++row) {
     maildrop.retr(
-        message.id, [&](std::string_view chunk) { bytes += chunk.size(); },
+        messages.id(row), [&](std::string_view chunk) { bytes += chunk.size(); },
         [&](popfs::Result<void> result) {
           std::lock_guard lock(mutex);
           if (!result && !failure) failure = result.error();

@@ -11,6 +11,7 @@ namespace popfs::app {
 
 AccountStack::~AccountStack() {
   if (filesystem) filesystem->shutdown();
+  if (executor) executor->stop();
   filesystem.reset();
   maildrop.reset();
   cache.reset();
@@ -22,7 +23,10 @@ Result<std::unique_ptr<AccountStack>> build_account_stack(const MountSettings& s
   auto cache = store::Cache::open({.dir = settings.cache_dir, .body_cap_bytes = settings.cache_size});
   if (!cache) return std::move(cache).error();
   stack->cache = std::move(*cache);
-  stack->maildrop = mailbox::make_pop3_maildrop(std::move(account));
+  // Two threads: replies and cache writes (a strand) go on while a reply is being built.
+  stack->executor = std::make_unique<ThreadPool>(2, "popfs-core");
+  stack->maildrop = std::make_unique<mailbox::Pop3Maildrop>(std::move(account), mailbox::Pop3MaildropOptions{},
+                                                             stack->executor.get());
 
   fs::FsOptions options;
   options.read_only = settings.read_only;
@@ -30,7 +34,7 @@ Result<std::unique_ptr<AccountStack>> build_account_stack(const MountSettings& s
   options.poll = settings.poll;
   options.uid = ::getuid();
   options.gid = ::getgid();
-  stack->filesystem = std::make_unique<fs::Filesystem>(*stack->maildrop, *stack->cache, options);
+  stack->filesystem = std::make_unique<fs::Filesystem>(*stack->maildrop, *stack->cache, options, *stack->executor);
   return stack;
 }
 

@@ -9,15 +9,20 @@
 #include "popfs/mailbox/maildrop.hpp"
 #include "popfs/store/cache.hpp"
 #include "popfs/util/result.hpp"
+#include "popfs/util/thread_pool.hpp"
 
 namespace popfs::app {
 
 struct AccountStack {
   std::unique_ptr<store::Cache> cache;
+  // The one executor of the core and the maildrop's timers: replies, cache writes, polls.
+  std::unique_ptr<ThreadPool> executor;
   std::unique_ptr<mailbox::Maildrop> maildrop;
   std::unique_ptr<fs::Filesystem> filesystem;
 
-  ~AccountStack();  // filesystem first, then maildrop, then cache
+  // The filesystem is shut down (and with it the maildrop), the executor drained (cache
+  // writes still queued are done), then everything is destroyed in reverse order.
+  ~AccountStack();
 };
 
 // Opens the cache and builds the maildrop and filesystem core (not started). `account`

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "account_stack.hpp"
-#include "mount_table.hpp"
+#include "popfs/fuse/mountpoint.hpp"
 #include "popfs/app/command.hpp"
 #include "popfs/app/control.hpp"
 #include "popfs/app/credentials.hpp"
@@ -27,7 +27,7 @@ namespace {
 
 constexpr std::chrono::seconds kUnmountWait{30};
 
-bool is_mounted(const std::string& mountpoint) { return is_mount_point(resolve_mountpoint(mountpoint)); }
+bool is_mounted(const std::string& mountpoint) { return fuse::is_mount_point(resolve_mountpoint(mountpoint)); }
 
 // Unmounts without the daemon's help (it died, or never had a control socket).
 Result<void> unmount_directly(const std::string& mountpoint) {
@@ -84,7 +84,9 @@ int run_umount(const std::string& mountpoint) {
 
 int run_status(const std::string& mountpoint) { return print_answer(mountpoint, "status"); }
 
-int run_refresh(const std::string& mountpoint) { return print_answer(mountpoint, "refresh"); }
+int run_refresh(const std::string& mountpoint, bool now) {
+  return print_answer(mountpoint, now ? "refresh --now" : "refresh");
+}
 
 int run_sync_mounted(const std::string& mountpoint) {
   ProgressPrinter printer(::isatty(STDOUT_FILENO) != 0);

@@ -11,7 +11,7 @@ namespace popfs::app {
 int run_mount(const MountSettings& settings, const std::string& mountpoint);
 int run_umount(const std::string& mountpoint);
 int run_status(const std::string& mountpoint);
-int run_refresh(const std::string& mountpoint);
+int run_refresh(const std::string& mountpoint, bool now);
 // `target` is a mountpoint served by a popfs daemon, or else a URL/account (settings).
 int run_sync_mounted(const std::string& mountpoint);
 int run_sync_offline(const MountSettings& settings);

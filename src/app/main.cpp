@@ -106,6 +106,9 @@ int run(int argc, char** argv) {
   status->add_option("mountpoint", mountpoint)->required();
   auto* refresh = app.add_subcommand("refresh", "See new mail now");
   refresh->add_option("mountpoint", mountpoint)->required();
+  bool refresh_now = false;
+  refresh->add_flag("--now", refresh_now,
+                    "Log in even while popfs holds logins back after a refused password (one attempt)");
 
   auto* sync = app.add_subcommand("sync", "Download every message into the cache (through the daemon if mounted)");
   connection.add_to(*sync, false);
@@ -139,7 +142,7 @@ int run(int argc, char** argv) {
   }
   if (*umount) return run_umount(mountpoint);
   if (*status) return run_status(mountpoint);
-  if (*refresh) return run_refresh(mountpoint);
+  if (*refresh) return run_refresh(mountpoint, refresh_now);
   return to_int(ExitCode::usage);
 }
 

@@ -17,7 +17,7 @@
 #include "account_stack.hpp"
 #include "commands.hpp"
 #include "daemon.hpp"
-#include "mount_table.hpp"
+#include "popfs/fuse/mountpoint.hpp"
 #include "popfs/app/control.hpp"
 #include "popfs/app/credentials.hpp"
 #include "popfs/app/exit_code.hpp"
@@ -32,30 +32,6 @@ namespace {
 
 constexpr std::chrono::seconds kFlushTimeout{60};
 constexpr std::chrono::minutes kSyncTimeout{24 * 60};
-
-Result<std::string> check_mountpoint(const std::string& given) {
-  std::error_code error;
-  const auto absolute = std::filesystem::absolute(given, error);
-  if (error) return Error(Errc::not_found, given + ": " + error.message());
-  const auto status = std::filesystem::status(absolute, error);
-  if (!std::filesystem::exists(status)) {
-    return Error(Errc::io, "mountpoint " + given + " does not exist (create it with: mkdir -p " + given + ")");
-  }
-  if (!std::filesystem::is_directory(status)) {
-    return Error(Errc::io, "mountpoint " + given + " is not a directory");
-  }
-  const auto resolved = std::filesystem::canonical(absolute, error);
-  if (error) return Error(Errc::io, given + ": " + error.message());
-  if (is_mount_point(resolved.string())) {
-    return Error(Errc::io, "mountpoint " + given + " is already mounted (unmount it with: popfs umount " +
-                               given + ")");
-  }
-  // The mount would hide these files, and a later `rm -r` of the mountpoint would be a surprise.
-  if (!std::filesystem::is_empty(resolved, error) || error) {
-    return Error(Errc::io, "mountpoint " + given + " is not empty; mount on an empty directory");
-  }
-  return resolved.string();
-}
 
 // Turns SIGINT/SIGTERM/SIGHUP into Session::stop() on a thread of its own (blocked in every
 // other thread, so no handler runs in an arbitrary context).
@@ -94,10 +70,11 @@ void handle_control(const std::string& command, ControlReply& reply, const Mount
   if (command == "status") {
     for (const auto& line : format_status(settings, mountpoint, filesystem.status())) reply.line(line);
     reply.line("ok");
-  } else if (command == "refresh") {
+  } else if (command == "refresh" || command == "refresh --now") {
     auto promise = std::make_shared<std::promise<Result<void>>>();
     auto future = promise->get_future();
-    filesystem.refresh([promise](Result<void> result) { promise->set_value(std::move(result)); });
+    filesystem.refresh([promise](Result<void> result) { promise->set_value(std::move(result)); },
+                       command == "refresh --now");
     Result<void> result = future.get();
     reply.line("messages: " + std::to_string(filesystem.status().messages));
     reply.line(result ? std::string("ok")
@@ -136,7 +113,7 @@ void handle_control(const std::string& command, ControlReply& reply, const Mount
 }  // namespace
 
 int run_mount(const MountSettings& settings, const std::string& mountpoint_arg) {
-  auto mountpoint = check_mountpoint(mountpoint_arg);
+  auto mountpoint = fuse::check_mountpoint(mountpoint_arg);
   if (!mountpoint) return fail(to_int(ExitCode::mount), mountpoint.error().message);
 
   net::Account account = settings.to_account();

@@ -2,8 +2,7 @@
 
 namespace popfs::fuse {
 
-Notifier::Notifier(fuse_session* se, fs::Filesystem& filesystem)
-    : se_(se), filesystem_(filesystem), thread_([this] { run(); }) {}
+Notifier::Notifier(fuse_session* se) : se_(se), thread_([this] { run(); }) {}
 
 Notifier::~Notifier() { stop(); }
 
@@ -13,11 +12,8 @@ void Notifier::entry_changed(std::uint64_t parent, std::string name) {
   enqueue({Item{Action::entry, parent, std::move(name)}});
 }
 
-void Notifier::content_ready(std::vector<std::uint64_t> inodes) {
-  std::vector<Item> items;
-  items.reserve(inodes.size());
-  for (auto ino : inodes) items.push_back(Item{Action::push, ino, {}});
-  enqueue(std::move(items));
+void Notifier::content_ready(std::uint64_t ino, std::string content) {
+  enqueue({Item{Action::push, ino, std::move(content)}});
 }
 
 void Notifier::drop_pages(std::uint64_t ino) { enqueue({Item{Action::pages, ino, {}}}); }
@@ -60,16 +56,15 @@ void Notifier::perform(const Item& item) {
       fuse_lowlevel_notify_inval_inode(se_, item.ino, -1, 0);
       return;
     case Action::entry:
-      fuse_lowlevel_notify_inval_entry(se_, item.ino, item.name.c_str(), item.name.size());
+      fuse_lowlevel_notify_inval_entry(se_, item.ino, item.data.c_str(), item.data.size());
       return;
     case Action::pages:
       fuse_lowlevel_notify_inval_inode(se_, item.ino, 0, 0);  // attributes and every page
       return;
     case Action::push: {
-      auto content = filesystem_.local_content(item.ino, kPushLimit, fs::Filesystem::Push::ahead);
-      if (!content || content->empty()) return;
-      fuse_bufvec buf = FUSE_BUFVEC_INIT(content->size());
-      buf.buf[0].mem = content->data();
+      if (item.data.empty()) return;
+      fuse_bufvec buf = FUSE_BUFVEC_INIT(item.data.size());
+      buf.buf[0].mem = const_cast<char*>(item.data.data());
       fuse_lowlevel_notify_store(se_, item.ino, 0, &buf, static_cast<fuse_buf_copy_flags>(0));
       return;
     }

@@ -19,17 +19,18 @@
 
 namespace popfs::fuse {
 
-// Files up to this size are stored whole in the page cache (at open, or ahead of a reader).
+// Files up to this size are stored whole in the page cache at open (ahead of a reader, the
+// core's FsOptions::push_ahead_file_limit applies).
 inline constexpr std::size_t kPushLimit = 256 * 1024;
 
 class Notifier final : public fs::KernelNotifier {
  public:
-  Notifier(fuse_session* se, fs::Filesystem& filesystem);
+  explicit Notifier(fuse_session* se);
   ~Notifier() override;  // stop()
 
   void inode_changed(std::uint64_t ino) override;
   void entry_changed(std::uint64_t parent, std::string name) override;
-  void content_ready(std::vector<std::uint64_t> inodes) override;
+  void content_ready(std::uint64_t ino, std::string content) override;
   // The kernel's pages of this file may not be the message's bytes any more: drop them.
   void drop_pages(std::uint64_t ino);
 
@@ -41,14 +42,13 @@ class Notifier final : public fs::KernelNotifier {
   struct Item {
     Action action;
     std::uint64_t ino;  // the directory for Action::entry
-    std::string name;   // Action::entry only
+    std::string data;   // the name for Action::entry, the bytes for Action::push
   };
   void enqueue(std::vector<Item> items);
   void run();
   void perform(const Item& item);
 
   fuse_session* se_;
-  fs::Filesystem& filesystem_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> items_;

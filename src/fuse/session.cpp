@@ -21,6 +21,7 @@
 #include <thread>
 #include <variant>
 
+#include "popfs/fuse/mountpoint.hpp"
 #include "popfs/fuse/session.hpp"
 
 extern char** environ;
@@ -105,14 +106,14 @@ void op_access(fuse_req_t req, fuse_ino_t ino, int mask) {
 
 // ---- directories: a snapshot per opendir, so offsets stay valid while mail arrives ----
 
-using Snapshot = std::vector<fs::DirEntry>;
+using Snapshot = std::shared_ptr<const fs::DirSnapshot>;
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  auto entries = core(req).read_directory(ino);
-  if (!entries) return reply_error(req, entries.error());
-  auto* snapshot = new Snapshot(std::move(*entries));
-  fi->fh = reinterpret_cast<std::uint64_t>(snapshot);
-  if (fuse_reply_open(req, fi) != 0) delete snapshot;
+  auto snapshot = core(req).open_directory(ino);
+  if (!snapshot) return reply_error(req, snapshot.error());
+  auto* held = new Snapshot(std::move(*snapshot));
+  fi->fh = reinterpret_cast<std::uint64_t>(held);
+  if (fuse_reply_open(req, fi) != 0) delete held;
 }
 
 void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
@@ -121,45 +122,40 @@ void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 }
 
 void read_directory(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi, bool plus) {
-  const auto& entries = *reinterpret_cast<Snapshot*>(fi->fh);
+  const Snapshot& snapshot = *reinterpret_cast<Snapshot*>(fi->fh);
+  fs::Filesystem& filesystem = core(req);
+  // As many entries as can fit (an entry takes at least 24 bytes, 48 with attributes).
+  const std::size_t most = size / (plus ? 48 : 24) + 1;
+  const auto items = filesystem.read_directory(*snapshot, static_cast<std::uint64_t>(offset), most);
   std::vector<char> buffer(size);
   size_t used = 0;
-  for (auto i = static_cast<size_t>(offset); i < entries.size(); ++i) {
-    const fs::DirEntry& entry = entries[i];
-    const auto next = static_cast<off_t>(i + 1);
+  for (const fs::DirItem& item : items) {
+    const auto next = static_cast<off_t>(item.next_offset);
     size_t needed = 0;
     if (!plus) {
       struct stat st;
       std::memset(&st, 0, sizeof st);
-      st.st_ino = entry.ino;
-      st.st_mode = entry.is_dir ? S_IFDIR : S_IFREG;
-      needed = fuse_add_direntry(req, buffer.data() + used, size - used, entry.name.c_str(), &st, next);
+      st.st_ino = item.entry.ino;
+      st.st_mode = item.entry.is_dir ? S_IFDIR : S_IFREG;
+      needed = fuse_add_direntry(req, buffer.data() + used, size - used, item.entry.name.c_str(), &st, next);
       if (needed > size - used) break;
       used += needed;
       continue;
     }
-    const bool dot = entry.name == "." || entry.name == "..";
     fuse_entry_param e;
     std::memset(&e, 0, sizeof e);
-    if (dot) {
-      // The kernel takes no reference for "." and "..": ino 0 in the entry.
-      e.attr.st_ino = entry.ino;
-      e.attr.st_mode = S_IFDIR;
+    if (!item.attr || item.attr->awaiting_stub) {
+      // "." and "..", and names whose lookup waits for their stub: ino 0 in the entry, so
+      // the kernel links (and references) nothing.
+      e.attr.st_ino = item.entry.ino;
+      e.attr.st_mode = item.entry.is_dir ? S_IFDIR : S_IFREG;
     } else {
-      auto attr = core(req).getattr(entry.ino);
-      if (!attr) continue;  // vanished since opendir
-      if (attr->awaiting_stub) {
-        // Name only (ino 0: the kernel links nothing); its lookup waits for the stub.
-        e.attr.st_ino = entry.ino;
-        e.attr.st_mode = S_IFREG;
-      } else {
-        e = to_entry(*attr);
-      }
+      e = to_entry(*item.attr);
     }
-    needed = fuse_add_direntry_plus(req, buffer.data() + used, size - used, entry.name.c_str(), &e, next);
+    needed = fuse_add_direntry_plus(req, buffer.data() + used, size - used, item.entry.name.c_str(), &e, next);
     if (needed > size - used) break;
     used += needed;
-    if (e.ino != 0) core(req).add_lookup(entry.ino);  // the kernel now holds a reference
+    if (e.ino != 0) filesystem.add_lookup(e.ino);  // the kernel now holds a reference
   }
   fuse_reply_buf(req, buffer.data(), used);
 }
@@ -207,14 +203,7 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_fil
 void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info*) { fuse_reply_err(req, 0); }
 
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  // Without default_permissions the kernel does not check: only the owner (or root) deletes.
-  const fuse_ctx* ctx = fuse_req_ctx(req);
-  auto root = core(req).getattr(fs::kRootInode);
-  if (root && ctx->uid != 0 && ctx->uid != root->uid) {
-    fuse_reply_err(req, EACCES);
-    return;
-  }
-  auto result = core(req).unlink(parent, name);
+  auto result = core(req).unlink(parent, name, fuse_req_ctx(req)->uid);
   fuse_reply_err(req, result ? 0 : result.error().to_errno());
 }
 
@@ -381,34 +370,6 @@ struct Session::Impl {
 
 namespace {
 
-Result<void> check_mountpoint(const std::string& mountpoint) {
-  struct stat st;
-  if (::stat(mountpoint.c_str(), &st) != 0) {
-    const int err = errno;
-    if (err == ENOTCONN) {
-      return Error(Errc::io, "mountpoint " + mountpoint +
-                                 " is a dead FUSE mount (a popfs that crashed?); run: fusermount3 -u " +
-                                 mountpoint);
-    }
-    if (err == ENOENT) return Error(Errc::not_found, "mountpoint " + mountpoint + " does not exist; create it first");
-    return Error(Errc::io, "cannot use mountpoint " + mountpoint + ": " + std::strerror(err));
-  }
-  if (!S_ISDIR(st.st_mode)) return Error(Errc::invalid_argument, "mountpoint " + mountpoint + " is not a directory");
-  struct stat parent;
-  const std::string up = mountpoint + "/..";
-  if (::stat(up.c_str(), &parent) == 0 && (parent.st_dev != st.st_dev || parent.st_ino == st.st_ino)) {
-    return Error(Errc::io, "mountpoint " + mountpoint + " is busy: something is already mounted there");
-  }
-  const int fd = ::open("/dev/fuse", O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    return Error(Errc::unsupported, std::string("FUSE is not available (/dev/fuse: ") + std::strerror(err) +
-                                        "); load the fuse module or, in a container, pass --device /dev/fuse");
-  }
-  ::close(fd);
-  return {};
-}
-
 }  // namespace
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -447,7 +408,7 @@ Result<std::unique_ptr<Session>> Session::mount(fs::Filesystem& filesystem, cons
     return Error(Errc::io, "mounting FUSE on " + config.mountpoint + " failed" + hint);
   }
   impl->mounted = true;
-  impl->notifier = std::make_unique<Notifier>(impl->se, filesystem);
+  impl->notifier = std::make_unique<Notifier>(impl->se);
   impl->context.notifier = impl->notifier.get();
   filesystem.set_kernel_notifier(impl->notifier.get());
   Impl* raw = impl.get();

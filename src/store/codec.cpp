@@ -19,14 +19,19 @@ std::uint32_t read_u32_be(std::string_view bytes) {
   return value;
 }
 
-// Record value layout, version 1 (42 bytes):
-// u8 layout version | u64 inode | u64 list_size | u64 exact_size | i64 mtime | i64 first_seen
-// | u8 flags (bit 0 exact_size known, bit 1 has_stub, bit 2 has_body)
-constexpr char kRecordLayout = 1;
-constexpr std::size_t kRecordBytes = 1 + 5 * 8 + 1;
+// Record value layouts:
+// 1 (42 bytes, schema 1): u8 1 | u64 serial | u64 list_size | u64 exact_size | i64 mtime
+//   | i64 first_seen | u8 flags (bit 0 exact_size known, bit 1 has_stub, bit 2 has_body)
+// 2 (50 bytes): layout 1 with u8 2 and, after the flags, u64 stub_size (bit 3: known)
+// Layout 1 records are read as they are and written back as layout 2.
+constexpr char kRecordLayout1 = 1;
+constexpr char kRecordLayout = 2;
+constexpr std::size_t kRecordBytes1 = 1 + 5 * 8 + 1;
+constexpr std::size_t kRecordBytes = kRecordBytes1 + 8;
 constexpr unsigned kHasExactSize = 1U;
 constexpr unsigned kHasStub = 2U;
 constexpr unsigned kHasBody = 4U;
+constexpr unsigned kHasStubSize = 8U;
 
 }  // namespace
 
@@ -59,12 +64,8 @@ std::string message_key(const MessageId& id) {
 }
 
 MessageId decode_message_key(std::string_view key) {
-  if (key.size() < 8) throw StoreFailure(Errc::cache, "damaged cache: short message key");
-  const std::uint32_t length = read_u32_be(key);
-  if (key.size() != 8 + std::size_t{length}) throw StoreFailure(Errc::cache, "damaged cache: bad message key length");
   MessageId id;
-  id.uidl = std::string(key.substr(4, length));
-  id.occurrence = read_u32_be(key.substr(4 + length));
+  decode_message_key_into(key, id);
   return id;
 }
 
@@ -108,7 +109,7 @@ std::string encode_record(const MessageRecord& record) {
   std::string out;
   out.reserve(kRecordBytes);
   out.push_back(kRecordLayout);
-  append_u64_be(out, record.inode);
+  append_u64_be(out, record.serial);
   append_u64_be(out, record.list_size);
   append_u64_be(out, record.exact_size.value_or(0));
   append_u64_be(out, static_cast<std::uint64_t>(record.mtime));
@@ -117,27 +118,53 @@ std::string encode_record(const MessageRecord& record) {
   if (record.exact_size) flags |= kHasExactSize;
   if (record.has_stub) flags |= kHasStub;
   if (record.has_body) flags |= kHasBody;
+  if (record.stub_size) flags |= kHasStubSize;
   out.push_back(static_cast<char>(flags));
+  append_u64_be(out, record.stub_size.value_or(0));
   return out;
 }
 
-MessageRecord decode_record(const MessageId& id, std::string_view value) {
-  if (value.size() != kRecordBytes || value[0] != kRecordLayout) {
+void decode_record_into(std::string_view value, MessageRecord& record) {
+  const bool layout1 = value.size() == kRecordBytes1 && value[0] == kRecordLayout1;
+  if (!layout1 && (value.size() != kRecordBytes || value[0] != kRecordLayout)) {
     throw StoreFailure(Errc::cache, "damaged cache: message record of unknown layout");
   }
-  MessageRecord record;
-  record.id = id;
-  record.inode = read_u64_be(value.substr(1, 8));
-  record.stub_inode = record.inode + 1;
+  record.serial = read_u64_be(value.substr(1, 8));
   record.list_size = read_u64_be(value.substr(9, 8));
   const std::uint64_t exact = read_u64_be(value.substr(17, 8));
   record.mtime = static_cast<std::int64_t>(read_u64_be(value.substr(25, 8)));
   record.first_seen = static_cast<std::int64_t>(read_u64_be(value.substr(33, 8)));
   const auto flags = static_cast<unsigned char>(value[41]);
+  record.exact_size.reset();
+  record.stub_size.reset();
   if ((flags & kHasExactSize) != 0) record.exact_size = exact;
   record.has_stub = (flags & kHasStub) != 0;
   record.has_body = (flags & kHasBody) != 0;
+  if (!layout1 && (flags & kHasStubSize) != 0) record.stub_size = read_u64_be(value.substr(42, 8));
+}
+
+MessageRecord decode_record(const MessageId& id, std::string_view value) {
+  MessageRecord record;
+  record.id = id;
+  decode_record_into(value, record);
   return record;
+}
+
+void decode_message_key_into(std::string_view key, MessageId& id) {
+  if (key.size() < 8) throw StoreFailure(Errc::cache, "damaged cache: short message key");
+  const std::uint32_t length = read_u32_be(key);
+  if (key.size() != 8 + std::size_t{length}) throw StoreFailure(Errc::cache, "damaged cache: bad message key length");
+  id.uidl.assign(key.substr(4, length));
+  id.occurrence = read_u32_be(key.substr(4 + length));
+}
+
+int compare_message_keys(std::string_view uidl_a, std::uint32_t occurrence_a, std::string_view uidl_b,
+                         std::uint32_t occurrence_b) noexcept {
+  // The byte order of message_key(): length first, then the bytes, then the occurrence.
+  if (uidl_a.size() != uidl_b.size()) return uidl_a.size() < uidl_b.size() ? -1 : 1;
+  if (const int c = uidl_a.compare(uidl_b); c != 0) return c < 0 ? -1 : 1;
+  if (occurrence_a != occurrence_b) return occurrence_a < occurrence_b ? -1 : 1;
+  return 0;
 }
 
 }  // namespace popfs::store::codec

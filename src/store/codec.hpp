@@ -24,6 +24,11 @@ std::uint64_t read_u64_be(std::string_view bytes);  // throws StoreFailure unles
 // Throws StoreFailure(invalid_argument) for an empty or over-long UIDL or occurrence 0.
 std::string message_key(const MessageId& id);
 MessageId decode_message_key(std::string_view key);  // throws StoreFailure(cache) if malformed
+void decode_message_key_into(std::string_view key, MessageId& id);  // reuses id's buffer
+// The order of message_key(a) and message_key(b) as LMDB sorts them (<0, 0, >0), without
+// building the keys.
+int compare_message_keys(std::string_view uidl_a, std::uint32_t occurrence_a, std::string_view uidl_b,
+                         std::uint32_t occurrence_b) noexcept;
 
 // bodies: message key | u64 BE body generation | u32 BE chunk number. Every stored or
 // staged body has its own generation, so a body being written never touches the chunks of
@@ -45,5 +50,6 @@ std::string_view message_key_of_order_key(std::string_view order_key);
 std::string encode_record(const MessageRecord& record);
 // The id is not stored in the value (it is the key).
 MessageRecord decode_record(const MessageId& id, std::string_view value);
+void decode_record_into(std::string_view value, MessageRecord& record);  // all but the id
 
 }  // namespace popfs::store::codec

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <unordered_set>
+#include <vector>
 
 #include "codec.hpp"
 #include "guard.hpp"
@@ -15,12 +15,41 @@
 namespace popfs::store {
 namespace {
 
-// kMigrations[i] upgrades schema i + 1 to i + 2, inside the opening write transaction, so
-// a cache is either fully migrated or untouched. Schema 1 is the first: none yet.
-using Migration = void (*)(const lmdb::Txn&);
-constexpr std::array<Migration, kSchemaVersion - 1> kMigrations{};
+constexpr std::string_view kNextInode = "next_inode";  // the next serial (named so in schema 1)
+constexpr std::string_view kListingOrder = "listing_order";
 
-constexpr std::string_view kNextInode = "next_inode";
+// Schema 1 keyed the listing by position (rewritten whole at every listing); schema 2 keys
+// it by serial, so a listing writes only what changed. The order is kept.
+void migrate_listing_by_position_to_serial(const lmdb::Txn& txn) {
+  const auto listing = lmdb::Dbi::open(txn, "listing", MDB_CREATE);
+  const auto messages = lmdb::Dbi::open(txn, "messages", MDB_CREATE);
+  const auto internal = lmdb::Dbi::open(txn, kInternalTable.data(), MDB_CREATE);
+  std::vector<std::pair<std::uint64_t, std::string>> in_order;
+  {
+    lmdb::Cursor cursor(txn, listing);
+    for (auto entry = cursor.first(); entry; entry = cursor.next()) {
+      const auto value = messages.get(txn, entry->value);
+      if (!value) throw StoreFailure(Errc::cache, "damaged cache: the listing names a message without a record");
+      MessageRecord record;
+      codec::decode_record_into(*value, record);
+      in_order.emplace_back(record.serial, std::string(entry->value));
+    }
+  }
+  listing.clear(txn);
+  std::string order;
+  bool ascending = true;
+  for (std::size_t i = 0; i < in_order.size(); ++i) {
+    listing.put(txn, codec::u64_be(in_order[i].first), in_order[i].second);
+    order += codec::u64_be(in_order[i].first);
+    if (i > 0 && in_order[i].first <= in_order[i - 1].first) ascending = false;
+  }
+  if (!ascending) internal.put(txn, kListingOrder, order);
+}
+
+// kMigrations[i] upgrades schema i + 1 to i + 2, inside the opening write transaction, so
+// a cache is either fully migrated or untouched.
+using Migration = void (*)(const lmdb::Txn&);
+constexpr std::array<Migration, kSchemaVersion - 1> kMigrations{migrate_listing_by_position_to_serial};
 constexpr std::size_t kMaxMetaKeyBytes = 400;
 
 void check_meta_key(std::string_view key) {
@@ -113,7 +142,7 @@ void LmdbCache::open_tables() {
     tables_ = t;
     for (int from = version; from < kSchemaVersion; ++from) kMigrations[static_cast<std::size_t>(from - 1)](txn);
     tables_.internal.put(txn, kSchemaVersionKey, std::to_string(kSchemaVersion));
-    if (counter(txn, kNextInode) == 0) set_counter(txn, kNextInode, kFirstMessageInode);
+    if (counter(txn, kNextInode) == 0) set_counter(txn, kNextInode, kFirstSerial);
   });
   // Access ticks continue from the newest stored one.
   const std::uint64_t newest = read([&](const lmdb::Txn& txn) -> std::uint64_t {
@@ -166,67 +195,123 @@ void LmdbCache::purge_message(const lmdb::Txn& txn, const std::string& key) cons
   tables_.messages.del(txn, key);
 }
 
-Result<std::vector<MessageRecord>> LmdbCache::listing() {
+Result<std::vector<MessageRecord>> Cache::listing() {
+  std::vector<MessageRecord> out;
+  auto scanned = scan_listing([&](const MessageRecord& record) { out.push_back(record); });
+  if (!scanned) return scanned.error();
+  return out;
+}
+
+Result<void> LmdbCache::scan_listing(const std::function<void(const MessageRecord&)>& visit) {
   return guarded([&] {
-    return read([&](const lmdb::Txn& txn) {
-      std::vector<MessageRecord> out;
-      lmdb::Cursor cursor(txn, tables_.listing);
-      for (auto entry = cursor.first(); entry; entry = cursor.next()) {
-        auto record = load_record(txn, std::string(entry->value));
-        if (!record) throw StoreFailure(Errc::cache, "damaged cache: the listing names a message without a record");
-        out.push_back(std::move(*record));
+    read([&](const lmdb::Txn& txn) {
+      MessageRecord record;
+      auto visit_key = [&](std::string_view key) {
+        const auto value = tables_.messages.get(txn, key);
+        if (!value) throw StoreFailure(Errc::cache, "damaged cache: the listing names a message without a record");
+        codec::decode_message_key_into(key, record.id);
+        codec::decode_record_into(*value, record);
+        visit(record);
+      };
+      if (const auto order = tables_.internal.get(txn, kListingOrder)) {
+        for (std::size_t at = 0; at + 8 <= order->size(); at += 8) {
+          const auto key = tables_.listing.get(txn, order->substr(at, 8));
+          if (!key) throw StoreFailure(Errc::cache, "damaged cache: the listing order names an unlisted message");
+          visit_key(*key);
+        }
+        return;
       }
-      return out;
+      lmdb::Cursor cursor(txn, tables_.listing);
+      for (auto entry = cursor.first(); entry; entry = cursor.next()) visit_key(entry->value);
     });
   });
 }
 
-Result<std::vector<MessageRecord>> LmdbCache::apply_listing(const std::vector<ListedMessage>& listed,
-                                                            std::int64_t now) {
+Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::int64_t now) {
   return guarded([&] {
-    std::vector<std::string> keys;
-    std::unordered_set<std::string> wanted;
-    keys.reserve(listed.size());
-    for (const auto& message : listed) {
-      keys.push_back(codec::message_key(message.id));
-      if (!wanted.insert(keys.back()).second) {
-        throw StoreFailure(Errc::invalid_argument, "the listing names message \"" + message.id.uidl + "\" (occurrence " +
-                                                       std::to_string(message.id.occurrence) + ") twice");
-      }
-    }
+    for (std::size_t row = 0; row < listed.size(); ++row) (void)codec::message_key(listed.id(row));  // validates
+    // The rows in the order of their message keys, the order of the messages table.
+    std::vector<std::uint32_t> by_key(listed.size());
+    for (std::size_t row = 0; row < by_key.size(); ++row) by_key[row] = static_cast<std::uint32_t>(row);
+    std::sort(by_key.begin(), by_key.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return codec::compare_message_keys(listed.uidl(a), listed.occurrence(a), listed.uidl(b),
+                                         listed.occurrence(b)) < 0;
+    });
     return write([&](const lmdb::Txn& txn) {
-      std::vector<std::string> vanished;
+      ListingUpdate update;
+      update.serials.assign(listed.size(), 0);
+      std::vector<std::pair<std::string, std::uint64_t>> vanished;  // key, serial
+      std::vector<std::uint32_t> fresh;                              // rows new to the cache
+      std::vector<std::pair<std::string, MessageRecord>> resized;
+      // Read first, write after: writes would move the pages the cursor's views point into.
       {
         lmdb::Cursor cursor(txn, tables_.messages);
-        for (auto entry = cursor.first(); entry; entry = cursor.next()) {
-          std::string key(entry->key);
-          if (!wanted.contains(key)) vanished.push_back(std::move(key));
+        auto entry = cursor.first();
+        MessageId cached;
+        MessageRecord record;
+        std::size_t next = 0;
+        while (entry || next < by_key.size()) {
+          int order = 0;  // <0: the cached record comes first, >0: the listed row does
+          if (!entry) {
+            order = 1;
+          } else {
+            codec::decode_message_key_into(entry->key, cached);
+            order = next == by_key.size() ? -1
+                                          : codec::compare_message_keys(cached.uidl, cached.occurrence,
+                                                                        listed.uidl(by_key[next]),
+                                                                        listed.occurrence(by_key[next]));
+          }
+          if (order < 0) {
+            codec::decode_record_into(entry->value, record);
+            vanished.emplace_back(std::string(entry->key), record.serial);
+            entry = cursor.next();
+          } else if (order > 0) {
+            fresh.push_back(by_key[next++]);
+          } else {
+            const std::uint32_t row = by_key[next++];
+            codec::decode_record_into(entry->value, record);
+            update.serials[row] = record.serial;
+            if (record.list_size != listed.size_of(row)) {
+              record.list_size = listed.size_of(row);
+              resized.emplace_back(std::string(entry->key), record);
+            }
+            entry = cursor.next();
+          }
         }
       }
-      for (const auto& key : vanished) purge_message(txn, key);
-
-      tables_.listing.clear(txn);
-      std::uint64_t next_inode = counter(txn, kNextInode);
-      std::vector<MessageRecord> out;
-      out.reserve(listed.size());
-      for (std::size_t i = 0; i < listed.size(); ++i) {
-        auto record = load_record(txn, keys[i]);
-        if (!record) {
-          record.emplace();
-          record->id = listed[i].id;
-          record->inode = next_inode;
-          record->stub_inode = next_inode + 1;
-          next_inode += 2;
-          record->mtime = now;
-          record->first_seen = now;
-        }
-        record->list_size = listed[i].list_size;
-        store_record(txn, keys[i], *record);
-        tables_.listing.put(txn, codec::u64_be(i), keys[i]);
-        out.push_back(std::move(*record));
+      for (const auto& [key, record] : resized) store_record(txn, key, record);
+      for (const auto& [key, serial] : vanished) {
+        purge_message(txn, key);
+        tables_.listing.del(txn, codec::u64_be(serial));
+        update.removed_serials.push_back(serial);
       }
-      set_counter(txn, kNextInode, next_inode);
-      return out;
+      // New messages are numbered in server order, after every serial handed out before.
+      std::sort(fresh.begin(), fresh.end());
+      std::uint64_t next_serial = counter(txn, kNextInode);
+      for (const std::uint32_t row : fresh) {
+        MessageRecord record;
+        record.id = listed.id(row);
+        record.serial = next_serial++;
+        record.list_size = listed.size_of(row);
+        record.mtime = now;
+        record.first_seen = now;
+        const std::string key = codec::message_key(record.id);
+        store_record(txn, key, record);
+        tables_.listing.put(txn, codec::u64_be(record.serial), key);
+        update.serials[row] = record.serial;
+      }
+      update.added = fresh.size();
+      set_counter(txn, kNextInode, next_serial);
+      const bool ascending = std::is_sorted(update.serials.begin(), update.serials.end());
+      if (ascending) {
+        tables_.internal.del(txn, kListingOrder);
+      } else {
+        std::string order;
+        order.reserve(update.serials.size() * 8);
+        for (const auto serial : update.serials) order += codec::u64_be(serial);
+        tables_.internal.put(txn, kListingOrder, order);
+      }
+      return update;
     });
   });
 }
@@ -238,6 +323,7 @@ Result<void> LmdbCache::reset() {
       for (const auto* table : {&tables_.messages, &tables_.listing, &tables_.stubs, &tables_.pending}) {
         table->clear(txn);
       }
+      tables_.internal.del(txn, kListingOrder);
     });
   });
 }
@@ -266,12 +352,36 @@ Result<void> LmdbCache::put_stub(const MessageId& id, std::string_view stub,
     const std::string key = codec::message_key(id);
     write([&](const lmdb::Txn& txn) {
       MessageRecord record = require_record(txn, key);
-      tables_.stubs.put(txn, key, stub);
-      record.has_stub = true;
-      if (date_mtime) record.mtime = *date_mtime;
-      store_record(txn, key, record);
+      store_stub(txn, key, record, stub, date_mtime);
     });
   });
+}
+
+Result<std::vector<bool>> LmdbCache::put_stubs(const std::vector<StubWrite>& stubs) {
+  return guarded([&] {
+    std::vector<std::string> keys;
+    keys.reserve(stubs.size());
+    for (const auto& s : stubs) keys.push_back(codec::message_key(s.id));
+    return write([&](const lmdb::Txn& txn) {
+      std::vector<bool> stored(stubs.size(), false);
+      for (std::size_t i = 0; i < stubs.size(); ++i) {
+        auto record = load_record(txn, keys[i]);
+        if (!record) continue;
+        store_stub(txn, keys[i], *record, stubs[i].text, stubs[i].date_mtime);
+        stored[i] = true;
+      }
+      return stored;
+    });
+  });
+}
+
+void LmdbCache::store_stub(const lmdb::Txn& txn, const std::string& key, MessageRecord& record,
+                           std::string_view stub, std::optional<std::int64_t> date_mtime) const {
+  tables_.stubs.put(txn, key, stub);
+  record.has_stub = true;
+  record.stub_size = stub.size();
+  if (date_mtime) record.mtime = *date_mtime;
+  store_record(txn, key, record);
 }
 
 Result<void> LmdbCache::add_pending_deletion(const MessageId& id) {

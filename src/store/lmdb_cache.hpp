@@ -2,10 +2,14 @@
 // The LMDB implementation of popfs::store::Cache (see cache.hpp for the contract).
 //
 // Tables (named LMDB databases in one environment per account):
-//   internal   schema_version (decimal text); next_inode, next_generation, body_bytes (u64 BE)
+//   internal   schema_version (decimal text); next_inode (the next serial), next_generation,
+//              body_bytes (u64 BE); listing_order (u64 BE serials, only when the server's
+//              order is not the order of serials)
 //   meta       caller's small named values
 //   messages   message key -> MessageRecord (codec.hpp)
-//   listing    u64 BE position -> message key, in server order
+//   listing    u64 BE serial -> message key: the listed messages; in server order as long as
+//              the server lists them in the order it first showed them (POP3 servers do);
+//              otherwise listing_order holds the order
 //   stubs      message key -> header stub
 //   bodies     message key | u64 BE generation | u32 BE chunk -> up to kChunkBytes of a body
 //   stored     message key -> access tick and generation of its committed body
@@ -32,6 +36,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "cache_dir.hpp"
 #include "popfs/store/cache.hpp"
@@ -40,7 +45,7 @@
 
 namespace popfs::store {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 inline constexpr std::string_view kInternalTable = "internal";
 inline constexpr std::string_view kSchemaVersionKey = "schema_version";
 inline constexpr std::size_t kChunkBytes = 256 * 1024;
@@ -51,14 +56,14 @@ class LmdbCache final : public Cache {
   static std::unique_ptr<LmdbCache> open_or_throw(const Options& options);
   ~LmdbCache() override;
 
-  Result<std::vector<MessageRecord>> listing() override;
-  Result<std::vector<MessageRecord>> apply_listing(const std::vector<ListedMessage>& listed,
-                                                   std::int64_t now) override;
+  Result<void> scan_listing(const std::function<void(const MessageRecord&)>& visit) override;
+  Result<ListingUpdate> apply_listing(const MessageTable& listed, std::int64_t now) override;
   Result<void> reset() override;
   Result<std::optional<MessageRecord>> record(const MessageId& id) override;
   Result<std::optional<std::string>> stub(const MessageId& id) override;
   Result<void> put_stub(const MessageId& id, std::string_view stub,
                         std::optional<std::int64_t> date_mtime) override;
+  Result<std::vector<bool>> put_stubs(const std::vector<StubWrite>& stubs) override;
   Result<std::unique_ptr<BodyWriter>> begin_body(const MessageId& id) override;
   Result<std::optional<std::size_t>> read_body(const MessageId& id, std::uint64_t offset,
                                                std::span<char> out) override;
@@ -106,6 +111,8 @@ class LmdbCache final : public Cache {
   std::uint64_t counter(const lmdb::Txn& txn, std::string_view name) const;
   void set_counter(const lmdb::Txn& txn, std::string_view name, std::uint64_t value) const;
   void purge_message(const lmdb::Txn& txn, const std::string& key) const;
+  void store_stub(const lmdb::Txn& txn, const std::string& key, MessageRecord& record, std::string_view stub,
+                  std::optional<std::int64_t> date_mtime) const;
   // Deletes the chunks and LRU entries of a stored body and updates record and byte count.
   void drop_body(const lmdb::Txn& txn, const std::string& key, MessageRecord& record) const;
   void delete_chunks(const lmdb::Txn& txn, const std::string& key, std::uint64_t generation) const;

@@ -29,6 +29,7 @@ std::string_view errc_name(Errc code) noexcept {
     case Errc::no_space: return "no_space";
     case Errc::not_permitted: return "not_permitted";
     case Errc::not_a_directory: return "not_a_directory";
+    case Errc::access_denied: return "access_denied";
   }
   return "unknown";
 }
@@ -46,6 +47,7 @@ int errc_to_errno(Errc code) noexcept {
     case Errc::auth_failed: return EACCES;
     case Errc::not_permitted: return EPERM;
     case Errc::not_a_directory: return ENOTDIR;
+    case Errc::access_denied: return EACCES;
     default: return EIO;  // what a network filesystem reports for "could not get the data"
   }
 }

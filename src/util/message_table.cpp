@@ -23,6 +23,11 @@ void MessageTable::reserve(std::size_t rows, std::size_t uidl_bytes) {
   arena_.reserve(uidl_bytes);
 }
 
+void MessageTable::shrink_to_fit() {
+  arena_.shrink_to_fit();
+  rows_.shrink_to_fit();
+}
+
 std::size_t MessageTable::append(std::string_view uidl, std::uint32_t number, std::uint64_t size) {
   if (arena_.size() + uidl.size() > UINT32_MAX || rows_.size() >= UINT32_MAX - 1) {
     throw std::length_error("MessageTable: more than 4 GiB of UIDLs or 4 billion messages");

@@ -14,10 +14,16 @@ ThreadPool::ThreadPool(std::size_t threads, std::string name) {
 
 ThreadPool::~ThreadPool() { stop(); }
 
+namespace {
+thread_local const ThreadPool* current_pool = nullptr;
+}
+
+bool ThreadPool::running_in_this_thread() const { return current_pool == this; }
+
 void ThreadPool::post(Task task) {
   {
     std::lock_guard lock(mu_);
-    if (stopping_ && threads_.empty()) return;
+    if (joined_) return;  // while stopping, tasks still run: queued work may post more
     ready_.push_back(std::move(task));
   }
   cv_.notify_one();
@@ -55,7 +61,7 @@ void ThreadPool::stop() {
   std::vector<std::thread> joining;
   {
     std::lock_guard lock(mu_);
-    if (stopping_ && threads_.empty()) return;
+    if (stopping_) return;
     stopping_ = true;
     timers_.clear();
     timer_times_.clear();
@@ -73,10 +79,12 @@ void ThreadPool::stop() {
     }
   }
   lock.lock();
+  joined_ = true;
   ready_.clear();
 }
 
 void ThreadPool::run() {
+  current_pool = this;
   std::unique_lock lock(mu_);
   for (;;) {
     if (!ready_.empty()) {

@@ -83,13 +83,14 @@ Mount::Mount(const Dovecot& dovecot, const std::filesystem::path& cache_dir, con
   account.connect_timeout = std::chrono::seconds(3);
   account.response_timeout = std::chrono::seconds(5);
   account.idle_grace = std::chrono::milliseconds(300);
-  maildrop_ = mailbox::make_pop3_maildrop(account);
+  executor_ = std::make_unique<ThreadPool>(2, "test-core");
+  maildrop_ = std::make_unique<mailbox::Pop3Maildrop>(account, mailbox::Pop3MaildropOptions{}, executor_.get());
   auto cache = store::Cache::open({cache_dir, 2ULL << 30});
   if (!cache) throw std::runtime_error("cache: " + cache.error().describe());
   cache_ = std::move(cache).value();
   options.uid = ::getuid();
   options.gid = ::getgid();
-  filesystem_ = std::make_unique<fs::Filesystem>(*maildrop_, *cache_, options);
+  filesystem_ = std::make_unique<fs::Filesystem>(*maildrop_, *cache_, options, *executor_);
   if (auto started = filesystem_->start(); !started) throw std::runtime_error(started.error().describe());
   // Like `popfs mount`: the first contact finishes (or fails: offline) before the mount.
   auto first = std::make_shared<std::promise<void>>();
@@ -121,8 +122,10 @@ Result<void> Mount::unmount(std::chrono::milliseconds flush_timeout) {
   force_unmount(mountpoint_);
   session_.reset();
   filesystem_->shutdown();
+  executor_->stop();  // the cache writes still queued
   filesystem_.reset();
   maildrop_.reset();
+  executor_.reset();
   cache_.reset();
   return flushed;
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "popfs/fs/filesystem.hpp"
+#include "popfs/util/thread_pool.hpp"
 #include "popfs/fuse/session.hpp"
 #include "popfs/mailbox/maildrop.hpp"
 #include "popfs/store/cache.hpp"
@@ -49,6 +50,7 @@ class Mount {
 
  private:
   std::filesystem::path mountpoint_;
+  std::unique_ptr<ThreadPool> executor_;
   std::unique_ptr<mailbox::Maildrop> maildrop_;
   std::unique_ptr<store::Cache> cache_;
   std::unique_ptr<fs::Filesystem> filesystem_;

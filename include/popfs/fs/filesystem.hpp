@@ -5,7 +5,10 @@
 // kernel requests into these calls, and tests call them directly.
 //
 // Thread-safe. No call blocks on the network: operations that need the server complete
-// later through their callback, on one of the core's threads.
+// later through their callback, on a thread of the executor. The core is made of parts
+// that each own their state and lock (src/fs, doc/ARCHITECTURE.md): the Namespace (names,
+// inodes, sizes, mtimes), the BodyFetcher, the StubFetcher, the DeletionQueue and the
+// Refresher (listings and polling); this class composes them.
 //
 // Decisions where doc/SEMANTICS.md is silent (tests in tests/unit/fs, tests/mount):
 // - unlink inside .headers/ (and of .headers itself) fails with EROFS; setxattr and
@@ -13,14 +16,15 @@
 //   the message lacks gives ENODATA; listxattr names only attributes that have a value.
 // - Without default_permissions, only the mounting user (or root) may unlink (EACCES).
 // - The kernel-facing lookup/getattr wait for a never-fetched header stub while the server
-//   answers (so tar/rsync see final mtimes and stub sizes); offline they answer at once
-//   with mtime = first_seen. `ls` (readdir) never waits.
+//   answers (so tar/rsync see final mtimes and stub sizes), at most FsOptions::stub_wait;
+//   offline, or once a wait ran out, they answer at once with mtime = first_seen (until a
+//   stub arrives again). `ls` (readdir) never waits.
 // - While st_size is provisional (LIST size; 0 for an unfetched stub) its attribute timeout
 //   is 0 and opens use direct_io, so readers get exactly the message bytes.
 // - -o lf: sizes are the LIST (CRLF) size until the message was fetched, exact after.
 // - Without TOP on the server, .headers/ reads fail with EIO and mtimes stay first_seen.
 // - Every UIDL changed at once (and the old listing was not empty) is a reset: the cache is
-//   cleared, including pending deletions (their UIDLs no longer name anything).
+//   cleared; pending deletions are carried over by Message-ID (doc/SEMANTICS.md).
 
 #include <chrono>
 #include <cstdint>
@@ -31,41 +35,24 @@
 #include <string_view>
 #include <vector>
 
+#include "popfs/fs/attr.hpp"
+#include "popfs/fs/inodes.hpp"
 #include "popfs/fs/kernel_notifier.hpp"
 #include "popfs/fs/options.hpp"
 #include "popfs/mailbox/maildrop.hpp"
 #include "popfs/store/cache.hpp"
+#include "popfs/util/executor.hpp"
 #include "popfs/util/result.hpp"
 
 namespace popfs::fs {
 
-// Fixed inode numbers. Messages get 16 + 2 * (cache inode) and their stubs in .headers/ one
-// more, so both are stable across remounts and never collide.
-inline constexpr std::uint64_t kRootInode = 1;
-inline constexpr std::uint64_t kHeadersInode = 2;
-inline constexpr std::string_view kHeadersDirName = ".headers";
-
-struct Attr {
-  std::uint64_t ino = 0;
-  bool is_dir = false;
-  std::uint32_t permissions = 0;  // 0555 for directories, 0444 for files
-  std::uint32_t nlink = 1;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  std::uint64_t size = 0;
-  std::int64_t mtime = 0;
-  bool size_exact = false;     // false while st_size is the LIST size (or unknown)
-  double attr_timeout = 0.0;   // seconds the kernel may cache these attributes
-  double entry_timeout = 0.0;  // seconds the kernel may cache the name -> inode binding
-  // The kernel-facing lookup/getattr would first fetch the header stub (mtime and a stub's
-  // size are not final yet): readdirplus leaves such entries to a lookup.
-  bool awaiting_stub = false;
-};
-
-struct DirEntry {
-  std::string name;
-  std::uint64_t ino = 0;
-  bool is_dir = false;
+// A directory as it was at opendir (offsets stay valid while mail arrives), and one entry
+// of a read of it.
+struct DirSnapshot;
+struct DirItem {
+  DirEntry entry;
+  std::optional<Attr> attr;       // for message files and stubs: as getattr answers now
+  std::uint64_t next_offset = 0;  // the offset that continues after this entry
 };
 
 struct OpenInfo {
@@ -102,9 +89,12 @@ class Filesystem {
  public:
   using ReadDone = std::function<void(Result<std::string>)>;
 
-  // Both references must outlive the Filesystem. shutdown() also shuts the maildrop down.
-  Filesystem(mailbox::Maildrop& maildrop, store::Cache& cache, FsOptions options);
-  ~Filesystem();  // calls shutdown()
+  // Every reference must outlive the Filesystem. Its work and timers run on `executor`
+  // (completions may run on any of its threads); the executor may be stopped (drained)
+  // after shutdown(), before the Filesystem is destroyed. shutdown() also shuts the
+  // maildrop down.
+  Filesystem(mailbox::Maildrop& maildrop, store::Cache& cache, FsOptions options, Executor& executor);
+  ~Filesystem();  // calls shutdown(); tasks of the core not started by then never run
   Filesystem(const Filesystem&) = delete;
   Filesystem& operator=(const Filesystem&) = delete;
 
@@ -113,12 +103,15 @@ class Filesystem {
   // and starts the poller.
   Result<void> start();
   // Lists the server now; `done` (optional) runs once the new listing is applied or failed.
-  void refresh(std::function<void(Result<void>)> done = {});
+  // try_login_now: even during the backoff after a refused login (popfs refresh --now).
+  void refresh(std::function<void(Result<void>)> done = {}, bool try_login_now = false);
   Status status();
   // Downloads every uncached body, pipelined. progress runs after each message.
   void sync(std::function<void(SyncProgress)> progress, std::function<void(Result<void>)> done);
-  // Commits pending deletions now and waits for the result (for umount and shutdown).
-  // Must not be called from a maildrop callback.
+  // Commits pending deletions now; done runs once they are committed, a commit failed, or
+  // the timeout passed.
+  void flush_deletions(std::chrono::milliseconds timeout, std::function<void(Result<void>)> done);
+  // The same, waiting (for umount). Not from a thread of the executor.
   Result<void> flush_deletions(std::chrono::milliseconds timeout);
   // Stops the poller and background work, shuts the maildrop down (failing queued work),
   // and runs the remaining completions. Idempotent.
@@ -141,24 +134,33 @@ class Filesystem {
   using AttrDone = std::function<void(Result<Attr>)>;
   void lookup(std::uint64_t parent, std::string name, AttrDone done);
   void getattr(std::uint64_t ino, AttrDone done);
-  // Every entry of a directory, "." and ".." first, messages in server order. From memory.
+  // Every entry of a directory, "." and ".." first, messages in server order. From memory
+  // (for tests and small tools: the kernel reads directories in pieces, below).
   Result<std::vector<DirEntry>> read_directory(std::uint64_t ino);
+  Result<std::shared_ptr<const DirSnapshot>> open_directory(std::uint64_t ino);
+  // Up to `max` entries from `offset` (0 for the first). Entries whose attributes would
+  // first fetch a header stub have Attr::awaiting_stub set: readdirplus leaves them to a
+  // lookup.
+  std::vector<DirItem> read_directory(const DirSnapshot& snapshot, std::uint64_t offset, std::size_t max);
   // open_flags: the open(2) flags; anything but read-only fails with EROFS.
   Result<OpenInfo> open(std::uint64_t ino, int open_flags);
   // The whole content of a file whose size is exact, when its bytes are local (a cached
   // body, a known stub) and at most `limit` bytes; nullopt otherwise, and nullopt for a file
   // already handed out since the kernel last forgot it. Never touches the network. The
-  // adapter stores it in the kernel's page cache (at open, or ahead of a sequential reader
-  // when KernelNotifier::content_ready names it), sparing a READ round trip. At open it
-  // counts as the start of a read (sequential read-ahead); ahead of a reader it does not.
-  enum class Push { at_open, ahead };
-  std::optional<std::string> local_content(std::uint64_t ino, std::size_t limit, Push push = Push::at_open);
+  // adapter stores it in the kernel's page cache at open, sparing a READ round trip; it
+  // counts as the start of a read (sequential read-ahead). Ahead of a reader, with opens
+  // skipped, the core offers files itself (KernelNotifier::content_ready).
+  std::optional<std::string> local_content(std::uint64_t ino, std::size_t limit);
   // Up to `size` bytes at `offset`; fewer only at the end of the file. `done` runs exactly
   // once, inline when the data is local, otherwise later from a core thread.
   void read(std::uint64_t ino, std::uint64_t offset, std::size_t size, ReadDone done);
   // Root *.eml only: records the deletion durably, hides the message, commits in the
-  // background. EROFS with -o ro and inside .headers/; ENOENT for unknown names.
-  Result<void> unlink(std::uint64_t parent, std::string_view name);
+  // background. EROFS with -o ro and inside .headers/; ENOENT for unknown names; EACCES
+  // unless `caller` is the mounting user or root (there is no default_permissions).
+  Result<void> unlink(std::uint64_t parent, std::string_view name, uid_t caller);
+  // The namespace's own memory, for benchmarks.
+  std::size_t namespace_bytes();
+
   // Extended attributes from the header stub (fetched with TOP n 0 if not cached yet, so
   // these may complete later). getxattr gives nullopt (ENODATA) for an unknown name or a
   // header the message lacks; listxattr names only attributes that have a value.
@@ -168,7 +170,6 @@ class Filesystem {
   void listxattr(std::uint64_t ino, XattrListDone done);
 
  private:
-  Result<Attr> getattr_now(std::uint64_t ino);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -16,9 +16,9 @@ class KernelNotifier {
   virtual void inode_changed(std::uint64_t ino) = 0;
   // The name appeared or vanished in directory `parent`: drop the cached dentry.
   virtual void entry_changed(std::uint64_t parent, std::string name) = 0;
-  // These files' bytes are local and exact, and a reader is likely to read them next: the
-  // adapter may store them in the page cache (Filesystem::local_content with Push::ahead).
-  virtual void content_ready(std::vector<std::uint64_t> inodes) { (void)inodes; }
+  // This file's whole content, exact, that a reader is likely to read next: the adapter may
+  // store it in the page cache. The bytes come with the call: nothing is asked back.
+  virtual void content_ready(std::uint64_t ino, std::string content) = 0;
 };
 
 }  // namespace popfs::fs

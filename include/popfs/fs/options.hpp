@@ -23,7 +23,13 @@ struct FsOptions {
   // The kernel-facing lookup/getattr wait for a message's stub the first time (see
   // Filesystem::lookup with a callback); off: they answer at once with first_seen as mtime.
   bool wait_for_stubs = true;
-  std::uint32_t max_stub_requests_in_flight = 256;
+  // ... but at most this long: a server that stalls must not stall `ls -l` (after one wait
+  // runs out, lookups answer at once until a stub arrives again).
+  std::chrono::milliseconds stub_wait{1000};
+  // The stub pipeline's window: requests in flight, counted in (estimated) answer bytes, so
+  // the server is always busy, however long the link.
+  std::uint64_t stub_window_bytes = 4ULL << 20;
+  std::uint32_t max_stub_requests_in_flight = 4096;
 
   // Read-ahead for sequential readers (cp -r, tar, grep -r): when a body is read, RETRs for
   // the next messages in directory order are queued, bounded by both limits.
@@ -34,6 +40,9 @@ struct FsOptions {
   // bounded); smaller ones are kept whole in memory until stored, so readers get them sooner.
   std::uint64_t stream_bytes = 8ULL << 20;
   std::size_t stream_piece_bytes = 1 << 20;
+  // Bytes downloaded and waiting to be written to the cache: beyond this, the download
+  // waits for the disk (memory stays bounded on a slow disk).
+  std::uint64_t store_queue_bytes = 32ULL << 20;
 
   // Reads of the first bytes of an uncached message larger than this are answered from
   // TOP n k when the requested range ends within prefix_read_limit.

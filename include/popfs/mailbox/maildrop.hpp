@@ -13,18 +13,22 @@
 #include <string_view>
 #include <vector>
 
+#include <memory>
+
 #include "popfs/util/message_id.hpp"
+#include "popfs/util/message_table.hpp"
 #include "popfs/util/result.hpp"
 
 namespace popfs::mailbox {
 
-struct MessageInfo {
-  MessageId id;
-  std::uint64_t size = 0;  // the LIST size: provisional until the message has been fetched
-};
+// The server's listing in server order: UIDL, occurrence and LIST size of every message
+// (sizes are provisional until a message has been fetched; numbers belong to the session
+// that listed and mean nothing after it). Immutable and shared: the filesystem keeps it.
+using Listing = std::shared_ptr<const MessageTable>;
 
-struct Listing {
-  std::vector<MessageInfo> messages;  // in server order
+struct ListOptions {
+  // Log in even during the backoff after a refused login (one attempt: popfs refresh --now).
+  bool try_login_now = false;
 };
 
 class Maildrop {
@@ -39,7 +43,7 @@ class Maildrop {
 
   // A listing no older than this call: UIDL then LIST of a session that logged in after
   // the call began (a POP3 session sees a snapshot taken at login).
-  virtual void list(ListDone done) = 0;
+  virtual void list(ListDone done, ListOptions options) = 0;
 
   // TOP n lines: the header block, the blank line and `lines` body lines; dot-unstuffed,
   // CRLF line endings, without the terminating ".". Errc::unsupported if the server has no
@@ -48,7 +52,8 @@ class Maildrop {
 
   // RETR, streamed: `sink` receives consecutive chunks of the message (dot-unstuffed,
   // CRLF, no terminator) as they arrive. done(ok) only when the whole message arrived;
-  // after an error the bytes given to `sink` are incomplete and must be discarded.
+  // after an error the bytes given to `sink` are incomplete and must be discarded. A RETR
+  // is never sent again by the maildrop: the caller decides whether to ask again.
   virtual void retr(MessageId id, ChunkSink sink, Done done) = 0;
 
   // DELE every id that is in a fresh snapshot (matched by UIDL and occurrence, never by a

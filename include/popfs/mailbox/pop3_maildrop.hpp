@@ -1,25 +1,15 @@
 #pragma once
 // The real Maildrop: short POP3 sessions over net::Connection (see maildrop.hpp for the
-// contract and doc/SEMANTICS.md, "Sessions, new mail, deletion").
+// contract and doc/SEMANTICS.md, "Sessions, new mail, deletion"). It is the Asio driver of
+// a SessionScheduler (session_scheduler.hpp), where every rule of when to log in, what to
+// send, when to retry and when to QUIT lives; this class only carries the scheduler's
+// actions out on connections and feeds their outcome back.
 //
 // - One I/O thread per maildrop; every public function is thread-safe and only posts.
-// - A session starts when there is work (connect, TLS, login, UIDL), serves every queued
-//   request (pipelined when the server allows), stays open for Account::idle_grace, then
-//   QUITs so other clients are not locked out.
-// - list() and commit_deletions() always use a session that began after the call.
-//   commit_deletions() sends DELE by the numbers of that fresh snapshot, then QUIT.
-// - Message numbers are looked up per session from its UIDL answer, never remembered
-//   across sessions. A safe request (UIDL/LIST/TOP, or RETR before any byte arrived) that
-//   fails because the connection broke is retried once on a new session; DELE never is.
-// - LOGIN-DELAY is honoured: no new login before the server's delay has passed (a short wait
-//   is absorbed, a long one fails with Errc::login_delay).
-// - TOP missing from CAPA, or refused for a message the snapshot has, marks TOP unsupported
-//   for this maildrop: top() then fails at once with Errc::unsupported.
-// - After the server refuses the credentials, no login is tried for a while (see
-//   Pop3MaildropOptions): every request fails at once with that error, so a mount with a
-//   stale password does not lock the account by polling. [IN-USE], [LOGIN-DELAY] and
-//   [SYS/TEMP] are not refusals of the credentials and do not start this backoff.
-// - shutdown() ends an open session politely within bounds: answers in flight, then QUIT.
+// - Its timers (idle grace, LOGIN-DELAY) and its notion of now come from the Executor it is
+//   given, the one the filesystem core uses.
+// - UIDL and LIST answers are parsed as they stream in, into a MessageTable: a listing of a
+//   million messages is never held as text.
 
 #include <chrono>
 #include <memory>
@@ -28,6 +18,7 @@
 #include "popfs/net/account.hpp"
 #include "popfs/net/connection.hpp"
 #include "popfs/net/io_thread.hpp"
+#include "popfs/util/executor.hpp"
 
 namespace popfs::mailbox {
 
@@ -45,12 +36,15 @@ struct Pop3MaildropOptions {
 
 class Pop3Maildrop final : public Maildrop {
  public:
-  explicit Pop3Maildrop(net::Account account, Pop3MaildropOptions options = {});
+  // `executor` (for timers and the clock) must outlive the maildrop; null: a thread of its
+  // own (tests and tools).
+  explicit Pop3Maildrop(net::Account account, Pop3MaildropOptions options = {}, Executor* executor = nullptr);
   ~Pop3Maildrop() override;  // shutdown(), then stops the I/O thread
   Pop3Maildrop(const Pop3Maildrop&) = delete;
   Pop3Maildrop& operator=(const Pop3Maildrop&) = delete;
 
-  void list(ListDone done) override;
+  void list(ListDone done, ListOptions options) override;
+  void list(ListDone done) { list(std::move(done), ListOptions{}); }
   void top(MessageId id, std::uint32_t lines, TextDone done) override;
   void retr(MessageId id, ChunkSink sink, Done done) override;
   void commit_deletions(std::vector<MessageId> ids, DeletionsDone done) override;
@@ -67,10 +61,9 @@ class Pop3Maildrop final : public Maildrop {
 
  private:
   class Impl;
-  std::unique_ptr<net::IoThread> io_;  // declared first: outlives the Impl's use of it
+  std::unique_ptr<Executor> own_executor_;  // when none was given
+  std::unique_ptr<net::IoThread> io_;       // declared before impl_: outlives its use of it
   std::shared_ptr<Impl> impl_;
 };
-
-std::unique_ptr<Maildrop> make_pop3_maildrop(net::Account account);
 
 }  // namespace popfs::mailbox

@@ -1,12 +1,13 @@
 #pragma once
 // The popfs cache of one account: an LMDB environment holding the last listing, header
-// stubs, message bodies, sizes, mtimes, inode numbers and pending deletions. It knows
+// stubs, message bodies, sizes, mtimes, serial numbers and pending deletions. It knows
 // nothing of POP3 or FUSE. Every method is safe to call from any thread at any time.
 // Survives kill -9 at any moment: what it returns afterwards is either the old or the new
 // state of each record, never a mix, and a body is only ever returned whole.
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -15,33 +16,41 @@
 #include <vector>
 
 #include "popfs/util/message_id.hpp"
+#include "popfs/util/message_table.hpp"
 #include "popfs/util/result.hpp"
 
 namespace popfs::store {
 
-// Inode numbers. The cache hands out every message an inode pair: the message file gets an
-// even number >= kFirstMessageInode and its header stub (.headers/<name>.eml) the next odd
-// one. Numbers below kFirstMessageInode are reserved for the filesystem's own entries.
-inline constexpr std::uint64_t kRootInode = 1;          // the mount point (FUSE_ROOT_ID)
-inline constexpr std::uint64_t kHeadersDirInode = 2;    // MOUNTPOINT/.headers
-inline constexpr std::uint64_t kFirstMessageInode = 4;  // 3 is unused, kept for a future entry
+// Every message the cache has listed gets a serial number, once, never reused (not even
+// after reset()). The filesystem derives its inode numbers from it; the cache knows nothing
+// of inodes. Serials start at kFirstSerial and count up.
+inline constexpr std::uint64_t kFirstSerial = 4;  // what schema 1 started its inode pairs at
 
 struct MessageRecord {
   MessageId id;
-  std::uint64_t inode = 0;      // assigned once per id, never reused, stable across remounts
-  std::uint64_t stub_inode = 0; // always inode + 1: the .headers/ file of this message
+  std::uint64_t serial = 0;     // assigned once per id, stable across remounts
   std::uint64_t list_size = 0;  // LIST size from the latest listing
   std::optional<std::uint64_t> exact_size;  // byte count of the body, once fetched (kept
                                             // after the body is evicted: it stays exact)
+  std::optional<std::uint64_t> stub_size;   // byte count of the stored header stub
   std::int64_t mtime = 0;       // seconds since the epoch: Date: header, else first_seen
   std::int64_t first_seen = 0;  // when popfs first listed this id
   bool has_stub = false;
   bool has_body = false;
 };
 
-struct ListedMessage {
+// What apply_listing changed.
+struct ListingUpdate {
+  std::vector<std::uint64_t> serials;         // the serial of every row of the listing, in row order
+  std::vector<std::uint64_t> removed_serials;  // messages that left the listing (purged)
+  std::size_t added = 0;                       // rows that were new to the cache
+};
+
+// One header stub to store (put_stubs).
+struct StubWrite {
   MessageId id;
-  std::uint64_t list_size = 0;
+  std::string_view text;
+  std::optional<std::int64_t> date_mtime;  // from its Date: header, replaces mtime when given
 };
 
 struct CacheStats {
@@ -87,18 +96,22 @@ class Cache {
   static Result<std::unique_ptr<Cache>> open(const Options& options);
   virtual ~Cache() = default;
 
-  // The last listing, in server order (empty for a new cache).
-  virtual Result<std::vector<MessageRecord>> listing() = 0;
+  // Visits the last listing in server order (nothing for a new cache). The record passed
+  // is valid during the call only. Memory stays flat however long the listing.
+  virtual Result<void> scan_listing(const std::function<void(const MessageRecord&)>& visit) = 0;
+  // The same, collected (for tests and small tools: allocates per message).
+  Result<std::vector<MessageRecord>> listing();
 
-  // Replaces the listing with the server's: records of ids still present keep their
-  // inode, exact size, mtime, stub and body; new ids get fresh inodes and first_seen = now;
+  // Replaces the listing with the server's, in one pass: the listing is sorted by id and
+  // merged with the cache's records (sorted the same way), and only what changed is
+  // written: new ids get fresh serials (in server order) and first_seen = mtime = now;
   // ids no longer present are purged with their stub and body (but not their pending
-  // deletion, which is removed only by remove_pending_deletions). Returns the new listing.
-  virtual Result<std::vector<MessageRecord>> apply_listing(const std::vector<ListedMessage>& listed,
-                                                           std::int64_t now) = 0;
+  // deletion, which is removed only by remove_pending_deletions); a changed LIST size is
+  // updated. Records of ids still present keep everything else.
+  virtual Result<ListingUpdate> apply_listing(const MessageTable& listed, std::int64_t now) = 0;
 
   // Forgets every message, stub, body and pending deletion (a UIDL reset, or cache clear);
-  // inode numbers keep counting up so none is reused.
+  // serials keep counting up so none is reused.
   virtual Result<void> reset() = 0;
 
   virtual Result<std::optional<MessageRecord>> record(const MessageId& id) = 0;
@@ -108,6 +121,9 @@ class Cache {
   // Errc::not_found if the id is not in the listing.
   virtual Result<void> put_stub(const MessageId& id, std::string_view stub,
                                 std::optional<std::int64_t> date_mtime) = 0;
+  // Stores several stubs in one transaction (one disk sync). Returns, per stub, whether it
+  // was stored (false: the id is not in the listing any more).
+  virtual Result<std::vector<bool>> put_stubs(const std::vector<StubWrite>& stubs) = 0;
 
   virtual Result<std::unique_ptr<BodyWriter>> begin_body(const MessageId& id) = 0;
   // Copies up to out.size() bytes of the stored body from offset into out; returns the

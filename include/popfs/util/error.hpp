@@ -33,6 +33,7 @@ enum class Errc {
   no_space,
   not_permitted,       // refused on purpose, e.g. deleting one of two messages sharing a UIDL
   not_a_directory,     // a path goes through a file as if it were a directory
+  access_denied,       // the caller may not do this (EACCES)
 };
 
 std::string_view errc_name(Errc code) noexcept;

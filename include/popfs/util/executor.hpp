@@ -28,6 +28,9 @@ class Executor {
   // True if the timer was pending and now never runs.
   virtual bool cancel(TimerId timer) = 0;
   virtual const Clock& clock() const = 0;
+  // Whether the calling thread is one that runs this executor's tasks (a task that waits for
+  // another task of the same executor must not, when it is).
+  virtual bool running_in_this_thread() const = 0;
 
   TimerId post_after(Clock::duration delay, Task task) { return post_at(clock().now() + delay, std::move(task)); }
 };

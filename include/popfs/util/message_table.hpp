@@ -25,6 +25,8 @@ class MessageTable {
   // with the same UIDL (1 for the first). `number` is the session's message number.
   std::size_t append(std::string_view uidl, std::uint32_t number, std::uint64_t size = 0);
   void reserve(std::size_t rows, std::size_t uidl_bytes);
+  // Gives back what growing left unused, once the table is complete.
+  void shrink_to_fit();
 
   std::size_t size() const noexcept { return rows_.size(); }
   bool empty() const noexcept { return rows_.empty(); }

@@ -23,6 +23,7 @@ class Strand final : public Executor {
   TimerId post_at(Clock::time_point when, Task task) override;
   bool cancel(TimerId timer) override;
   const Clock& clock() const override;
+  bool running_in_this_thread() const override { return inner_.running_in_this_thread(); }
 
  private:
   struct Queue;

@@ -27,6 +27,7 @@ class ThreadPool final : public Executor {
   TimerId post_at(Clock::time_point when, Task task) override;
   bool cancel(TimerId timer) override;
   const Clock& clock() const override { return system_clock(); }
+  bool running_in_this_thread() const override;
 
   // Runs every task already posted (and what they post, until the queue is empty), drops
   // pending timers, then joins. Idempotent; not from a task of this pool.
@@ -42,6 +43,7 @@ class ThreadPool final : public Executor {
   std::map<TimerId, Clock::time_point> timer_times_;
   TimerId next_timer_ = 1;
   bool stopping_ = false;
+  bool joined_ = false;
   std::vector<std::thread> threads_;
 };
 

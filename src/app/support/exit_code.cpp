@@ -28,6 +28,7 @@ ExitCode exit_code_for(Errc code) noexcept {
       return ExitCode::cache;
     case Errc::not_permitted:
     case Errc::not_a_directory:
+    case Errc::access_denied:
     case Errc::cancelled:
     case Errc::not_found:
     case Errc::read_only:

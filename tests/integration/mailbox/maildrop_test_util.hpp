@@ -36,7 +36,7 @@ class Eventually {
 
 inline std::optional<Result<Listing>> list_now(Maildrop& maildrop) {
   Eventually<Result<Listing>> result;
-  maildrop.list([&](Result<Listing> r) { result.set(std::move(r)); });
+  maildrop.list([&](Result<Listing> r) { result.set(std::move(r)); }, ListOptions{});
   return result.get();
 }
 

@@ -69,12 +69,12 @@ TEST_F(Pop3MaildropDovecotTest, ListMatchesIndependentClient) {
   auto listing = list_now(maildrop);
   ASSERT_TRUE(listing.has_value());
   ASSERT_TRUE(*listing) << listing->error().describe();
-  const auto& messages = (*listing)->messages;
+  const MessageTable& messages = ***listing;
   ASSERT_EQ(messages.size(), reference_->size());
   for (std::size_t i = 0; i < messages.size(); ++i) {
-    EXPECT_EQ(messages[i].id.uidl, (*reference_)[i].uidl);
-    EXPECT_EQ(messages[i].id.occurrence, 1u);
-    EXPECT_EQ(messages[i].size, (*reference_)[i].list_size);
+    EXPECT_EQ(messages.uidl(i), (*reference_)[i].uidl);
+    EXPECT_EQ(messages.occurrence(i), 1u);
+    EXPECT_EQ(messages.size_of(i), (*reference_)[i].list_size);
   }
 }
 
@@ -139,7 +139,7 @@ TEST_F(Pop3MaildropDovecotTest, SessionIsQuitAfterIdleGrace) {
   Pop3Maildrop maildrop(account);
   auto listing = list_now(maildrop);
   ASSERT_TRUE(listing && *listing);
-  auto body = retr_now(maildrop, (*listing)->messages[0].id);
+  auto body = retr_now(maildrop, (**listing)->id(0));
   ASSERT_TRUE(body && *body);
   // Nothing else to do: after the grace the session logs out by itself (Dovecot's log says
   // so), while the maildrop object lives on.
@@ -159,13 +159,13 @@ TEST_F(Pop3MaildropDovecotTest, ListAlwaysUsesAFreshSnapshot) {
   Pop3Maildrop maildrop(account);
   auto first = list_now(maildrop);
   ASSERT_TRUE(first && *first);
-  ASSERT_EQ((*first)->messages.size(), 3u);
+  ASSERT_EQ((**first)->size(), 3u);
   dovecot.deliver("Subject: new\n\nnew mail\n");
   auto second = list_now(maildrop);
   ASSERT_TRUE(second && *second) << second->error().describe();
-  ASSERT_EQ((*second)->messages.size(), 4u);
+  ASSERT_EQ((**second)->size(), 4u);
   const auto uidls = dovecot.uidls();
-  EXPECT_EQ((*second)->messages.back().id.uidl, uidls.back());
+  EXPECT_EQ((**second)->uidl((**second)->size() - 1), uidls.back());
   EXPECT_EQ(maildrop.stats().sessions_started, 2u);
 }
 
@@ -191,7 +191,7 @@ TEST_F(Pop3MaildropDovecotTest, CommitDeletionsDeletesExactlyTheNamedMessages) {
   EXPECT_EQ(dovecot.uidls(), expected);
   auto after = list_now(maildrop);
   ASSERT_TRUE(after && *after);
-  EXPECT_EQ((*after)->messages.size(), 4u);
+  EXPECT_EQ((**after)->size(), 4u);
 }
 
 TEST_F(Pop3MaildropDovecotTest, WrongPasswordFailsEveryQueuedRequestWithAuthFailed) {
@@ -263,8 +263,8 @@ TEST_F(Pop3MaildropDovecotTest, ShutdownMidBatchLogsOutCleanly) {
   std::atomic<std::size_t> other{0};
   Eventually<bool> first_answer;
   for (int round = 0; round < 4; ++round) {
-    for (const auto& message : (*listing)->messages) {
-      maildrop.top(message.id, 0, [&](Result<std::string> r) {
+    for (std::size_t row = 0; row < (**listing)->size(); ++row) {
+      maildrop.top((**listing)->id(row), 0, [&](Result<std::string> r) {
         if (r) {
           ++answered;
           first_answer.set(true);

@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "popfs/util/executor.hpp"
 
@@ -33,6 +34,7 @@ class ManualExecutor final : public Executor {
   TimerId post_at(Clock::time_point when, Task task) override;
   bool cancel(TimerId timer) override;
   const Clock& clock() const override { return clock_; }
+  bool running_in_this_thread() const override;
   ManualClock& manual_clock() { return clock_; }
 
   // Runs ready tasks (and what they post) until none is left; timers due now run too.
@@ -59,6 +61,7 @@ class ManualExecutor final : public Executor {
   std::multimap<Clock::time_point, std::pair<TimerId, Task>> timers_;
   TimerId next_timer_ = 1;
   bool stopped_ = false;
+  std::thread::id driver_;  // the thread inside run_until_idle/advance, if any
 };
 
 }  // namespace popfs::test

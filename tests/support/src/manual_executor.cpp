@@ -73,9 +73,20 @@ bool ManualExecutor::run_one_due() {
   return true;
 }
 
+bool ManualExecutor::running_in_this_thread() const {
+  std::lock_guard lock(mu_);
+  return driver_ == std::this_thread::get_id();
+}
+
 std::size_t ManualExecutor::run_until_idle() {
+  {
+    std::lock_guard lock(mu_);
+    driver_ = std::this_thread::get_id();
+  }
   std::size_t ran = 0;
   while (run_one_ready() || run_one_due()) ++ran;
+  std::lock_guard lock(mu_);
+  driver_ = {};
   return ran;
 }
 

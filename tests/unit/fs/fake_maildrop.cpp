@@ -4,40 +4,14 @@
 
 namespace popfs::test {
 
-FakeMaildrop::FakeMaildrop() : thread_([this] { run(); }) {}
-
-FakeMaildrop::~FakeMaildrop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-    for (auto& h : held_) tasks_.push_back(std::move(h));
-    held_.clear();
-  }
-  cv_.notify_all();
-  thread_.join();
-}
+FakeMaildrop::FakeMaildrop(Executor& executor) : executor_(executor) {}
 
 // Callers hold mu_.
 void FakeMaildrop::post(std::function<void()> task) {
-  tasks_.push_back(std::move(task));
-  cv_.notify_all();
-}
-
-void FakeMaildrop::run() {
-  std::unique_lock lock(mu_);
-  for (;;) {
-    cv_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
-    if (tasks_.empty()) return;
-    auto task = std::move(tasks_.front());
-    tasks_.pop_front();
-    const auto latency = latency_;
-    running_ = true;
-    lock.unlock();
-    if (latency.count() > 0) std::this_thread::sleep_for(latency);  // simulated round trip
-    task();
-    lock.lock();
-    running_ = false;
-    cv_.notify_all();
+  if (latency_.count() > 0) {
+    executor_.post_after(latency_, std::move(task));  // simulated round trip
+  } else {
+    executor_.post(std::move(task));
   }
 }
 
@@ -73,15 +47,20 @@ void FakeMaildrop::fail_next_retrs(int count, bool partial) {
 void FakeMaildrop::fail_next_commits(int count) { std::lock_guard lock(mu_); commit_failures_ = count; }
 void FakeMaildrop::set_latency(std::chrono::milliseconds l) { std::lock_guard lock(mu_); latency_ = l; }
 void FakeMaildrop::hold_retrs(bool hold) {
-  {
-    std::lock_guard lock(mu_);
-    hold_retrs_ = hold;
-    if (hold) return;
-    for (auto& h : held_) tasks_.push_back(std::move(h));
-    held_.clear();
-  }
-  cv_.notify_all();
+  std::lock_guard lock(mu_);
+  hold_retrs_ = hold;
+  if (hold) return;
+  for (auto& h : held_) post(std::move(h));
+  held_.clear();
 }
+void FakeMaildrop::hold_tops(bool hold) {
+  std::lock_guard lock(mu_);
+  hold_tops_ = hold;
+  if (hold) return;
+  for (auto& h : held_tops_) post(std::move(h));
+  held_tops_.clear();
+}
+int FakeMaildrop::login_now_lists() { std::lock_guard lock(mu_); return login_now_lists_; }
 
 int FakeMaildrop::list_calls() { std::lock_guard lock(mu_); return list_calls_; }
 int FakeMaildrop::top_calls() { std::lock_guard lock(mu_); return top_calls_; }
@@ -107,29 +86,29 @@ std::optional<std::size_t> FakeMaildrop::find(const MessageId& id) {
   return std::nullopt;
 }
 
-void FakeMaildrop::list(ListDone done) {
+void FakeMaildrop::list(ListDone done, mailbox::ListOptions options) {
   std::lock_guard guard(mu_);
   ++list_calls_;
+  if (options.try_login_now) ++login_now_lists_;
   post([this, done = std::move(done)] {
     std::unique_lock lock(mu_);
     if (offline_) {
       lock.unlock();
       return done(Error(Errc::connection, "fake: offline"));
     }
-    mailbox::Listing listing;
-    std::map<std::string, std::uint32_t> occurrences;
+    auto listing = std::make_shared<MessageTable>();
     for (const auto& m : messages_) {
-      listing.messages.push_back({{m.uidl, ++occurrences[m.uidl]}, m.list_size.value_or(m.content.size())});
+      listing->append(m.uidl, static_cast<std::uint32_t>(listing->size() + 1), m.list_size.value_or(m.content.size()));
     }
     lock.unlock();
-    done(std::move(listing));
+    done(mailbox::Listing(std::move(listing)));
   });
 }
 
 void FakeMaildrop::top(MessageId id, std::uint32_t lines, TextDone done) {
   std::lock_guard guard(mu_);
   ++top_calls_;
-  post([this, id = std::move(id), lines, done = std::move(done)] {
+  auto task = [this, id = std::move(id), lines, done = std::move(done)] {
     std::unique_lock lock(mu_);
     if (offline_) return lock.unlock(), done(Error(Errc::connection, "fake: offline"));
     if (!top_supported_) return lock.unlock(), done(Error(Errc::unsupported, "fake: no TOP"));
@@ -145,7 +124,12 @@ void FakeMaildrop::top(MessageId id, std::uint32_t lines, TextDone done) {
       end = eol == std::string::npos ? content.size() : eol + 2;
     }
     done(content.substr(0, end));
-  });
+  };
+  if (hold_tops_) {
+    held_tops_.push_back(std::move(task));
+  } else {
+    post(std::move(task));
+  }
 }
 
 void FakeMaildrop::retr(MessageId id, ChunkSink sink, Done done) {
@@ -174,8 +158,7 @@ void FakeMaildrop::retr(MessageId id, ChunkSink sink, Done done) {
   if (hold_retrs_) {
     held_.push_back(std::move(task));
   } else {
-    tasks_.push_back(std::move(task));
-    cv_.notify_all();
+    post(std::move(task));
   }
 }
 
@@ -202,14 +185,14 @@ void FakeMaildrop::commit_deletions(std::vector<MessageId> ids, DeletionsDone do
 }
 
 void FakeMaildrop::shutdown() {
-  std::unique_lock lock(mu_);
+  std::lock_guard lock(mu_);
   ++shutdown_calls_;
-  // Held work is released; like the real one, no callback runs after shutdown returns.
-  for (auto& h : held_) tasks_.push_back(std::move(h));
+  // Held work is released; its callbacks run when the test drives the executor.
+  for (auto& h : held_) post(std::move(h));
   held_.clear();
-  hold_retrs_ = false;
-  cv_.notify_all();
-  cv_.wait(lock, [&] { return tasks_.empty() && !running_; });
+  for (auto& h : held_tops_) post(std::move(h));
+  held_tops_.clear();
+  hold_retrs_ = hold_tops_ = false;
 }
 
 }  // namespace popfs::test

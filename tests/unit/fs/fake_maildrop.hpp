@@ -1,6 +1,7 @@
 #pragma once
-// An in-memory Maildrop for core tests: asynchronous through its own thread (callbacks are
-// never inline, as the contract says), programmable failures, and counts of every call.
+// An in-memory Maildrop for core tests: asynchronous through the test's executor (callbacks
+// are never inline, as the contract says, and run when the test drives the executor),
+// programmable failures, and counts of every call.
 
 #include <condition_variable>
 #include <deque>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "popfs/mailbox/maildrop.hpp"
+#include "popfs/util/executor.hpp"
 
 namespace popfs::test {
 
@@ -24,8 +26,7 @@ class FakeMaildrop final : public mailbox::Maildrop {
     std::optional<std::uint64_t> list_size;  // LIST size if it should differ from the content
   };
 
-  FakeMaildrop();
-  ~FakeMaildrop() override;
+  explicit FakeMaildrop(Executor& executor);
 
   // ---- the server's state ----
   void add(std::string uidl, std::string content, std::optional<std::uint64_t> list_size = {});
@@ -39,7 +40,8 @@ class FakeMaildrop final : public mailbox::Maildrop {
   void fail_next_retrs(int count, bool partial);    // cut: some chunks, then a connection error
   void fail_next_commits(int count);
   void hold_retrs(bool hold);                       // RETR completions wait until released
-  void set_latency(std::chrono::milliseconds latency);
+  void hold_tops(bool hold);                        // TOP answers wait until released (a stalled server)
+  void set_latency(std::chrono::milliseconds latency);  // each answer this much (executor) time later
 
   // ---- counts ----
   int list_calls();
@@ -49,23 +51,21 @@ class FakeMaildrop final : public mailbox::Maildrop {
   int commit_calls();
   int shutdown_calls();
 
-  void list(ListDone done) override;
+  void list(ListDone done, mailbox::ListOptions options) override;
+  void list(ListDone done) { list(std::move(done), mailbox::ListOptions{}); }
+  int login_now_lists();  // list() calls that asked to log in now
   void top(MessageId id, std::uint32_t lines, TextDone done) override;
   void retr(MessageId id, ChunkSink sink, Done done) override;
   void commit_deletions(std::vector<MessageId> ids, DeletionsDone done) override;
   void shutdown() override;
 
  private:
-  void post(std::function<void()> task);
-  void run();
+  void post(std::function<void()> task);  // mu_ held
   std::optional<std::size_t> find(const MessageId& id);  // mu_ held
 
+  Executor& executor_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;
   std::vector<std::function<void()>> held_;
-  bool stopping_ = false;
-  bool running_ = false;
 
   std::vector<Message> messages_;
   bool offline_ = false;
@@ -74,14 +74,16 @@ class FakeMaildrop final : public mailbox::Maildrop {
   bool retr_partial_ = false;
   int commit_failures_ = 0;
   bool hold_retrs_ = false;
+  bool hold_tops_ = false;
+  std::vector<std::function<void()>> held_tops_;
   std::chrono::milliseconds latency_{0};
 
   int list_calls_ = 0;
   int top_calls_ = 0;
   int commit_calls_ = 0;
   int shutdown_calls_ = 0;
+  int login_now_lists_ = 0;
   std::map<std::string, int> retr_calls_;
-  std::thread thread_;
 };
 
 }  // namespace popfs::test

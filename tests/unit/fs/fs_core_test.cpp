@@ -88,7 +88,7 @@ TEST_F(FsTest, SizeIsListSizeUntilFetchedThenExactAndKernelIsTold) {
   auto after = filesystem->getattr(ino).value();
   EXPECT_EQ(after.size, content.size());
   EXPECT_TRUE(after.size_exact);
-  EXPECT_TRUE(eventually([&] { return notifier.saw_inode(ino); }));
+  EXPECT_TRUE(settle_until([&] { return notifier.saw_inode(ino); }));
 }
 
 TEST_F(FsTest, InodeNumbersAreStableAcrossRemountsOfTheSameCache) {
@@ -115,22 +115,19 @@ TEST_F(FsTest, ConcurrentReadersShareOneRetrAndLaterReadsUseTheCache) {
   start_fs();
   const auto ino = ino_of("a.eml");
   maildrop.hold_retrs(true);
-  std::vector<std::future<Result<std::string>>> futures;
-  for (int i = 0; i < 5; ++i) {
-    futures.push_back(std::async(std::launch::async, [&, i] {
-      return read(ino, static_cast<std::uint64_t>(i) * 1000, 1000);
-    }));
-  }
-  ASSERT_TRUE(eventually([&] { return maildrop.retr_calls("a") >= 1; }));
+  std::vector<PendingRead> reads;
+  for (int i = 0; i < 5; ++i) reads.push_back(start_read(ino, static_cast<std::uint64_t>(i) * 1000, 1000));
+  ASSERT_TRUE(settle_until([&] { return maildrop.retr_calls("a") >= 1; }));
   maildrop.hold_retrs(false);
+  ASSERT_TRUE(settle_until([&] { return std::all_of(reads.begin(), reads.end(), [](auto& r) { return r.done(); }); }));
   for (int i = 0; i < 5; ++i) {
-    auto r = futures[static_cast<std::size_t>(i)].get();
+    const auto& r = **reads[static_cast<std::size_t>(i)].result;
     ASSERT_TRUE(r.ok()) << r.error().describe();
     EXPECT_EQ(*r, content.substr(static_cast<std::size_t>(i) * 1000, 1000));
   }
   EXPECT_EQ(read_whole(ino).value(), content);
   EXPECT_EQ(maildrop.retr_calls("a"), 1);
-  EXPECT_TRUE(eventually([&] { return cache().stats().value().bodies == 1; }));
+  EXPECT_TRUE(settle_until([&] { return cache().stats().value().bodies == 1; }));
   EXPECT_EQ(read_whole(ino).value(), content);
   EXPECT_EQ(maildrop.retr_calls("a"), 1);
 }
@@ -145,19 +142,18 @@ TEST_F(FsTest, ListingAndOtherFilesStayAvailableWhileADownloadIsStalled) {
   ASSERT_TRUE(read_whole(ino_of("small.eml")).ok());
   maildrop.hold_retrs(true);  // the server stalls in the middle of RETR
   const auto big = ino_of("big.eml");
-  auto promise = std::make_shared<std::promise<Result<std::string>>>();
-  filesystem->read(big, 0, 4096, [promise](Result<std::string> r) { promise->set_value(std::move(r)); });
-  auto pending = promise->get_future();
+  auto pending = start_read(big, 0, 4096);
+  settle();
   // None of these may wait for the stalled download.
   const auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(root_names().size(), 2u);
   EXPECT_TRUE(filesystem->getattr(big).ok());
   EXPECT_EQ(read(ino_of("small.eml"), 0, 100).value(), "tiny\r\n");
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(1));
-  EXPECT_EQ(pending.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  EXPECT_FALSE(pending.done());
   maildrop.hold_retrs(false);
-  ASSERT_EQ(pending.wait_for(std::chrono::seconds(10)), std::future_status::ready);
-  EXPECT_TRUE(pending.get().ok());
+  ASSERT_TRUE(settle_until([&] { return pending.done(); }));
+  EXPECT_TRUE(pending.result->value().ok());
 }
 
 TEST_F(FsTest, ReadPastEndIsEmptyAndShortOnlyAtTheEnd) {
@@ -224,11 +220,11 @@ TEST_F(ReadAheadTest, SequentialReadersGetRetrsQueuedAhead) {
   ASSERT_TRUE(read_whole(ino_of("m100.eml")).ok());
   ASSERT_TRUE(read_whole(ino_of("m101.eml")).ok());
   // Reading a second file in a row asks for the next 8 without waiting for their readers.
-  EXPECT_TRUE(eventually([&] { return maildrop.retr_calls("m109") == 1; }));
+  EXPECT_TRUE(settle_until([&] { return maildrop.retr_calls("m109") == 1; }));
   EXPECT_EQ(maildrop.retr_calls("m110"), 0);
   EXPECT_EQ(maildrop.retr_calls("m120"), 0);
   // And those reads are then served without another RETR.
-  ASSERT_TRUE(eventually([&] { return cache().stats().value().bodies >= 10; }));
+  ASSERT_TRUE(settle_until([&] { return cache().stats().value().bodies >= 10; }));
   for (int i = 102; i < 110; ++i) ASSERT_TRUE(read_whole(ino_of("m" + std::to_string(i) + ".eml")).ok());
   for (int i = 102; i < 110; ++i) EXPECT_EQ(maildrop.retr_calls("m" + std::to_string(i)), 1);
 }
@@ -237,10 +233,10 @@ TEST_F(ReadAheadTest, ReadAheadWindowMovesWithTheReader) {
   start_read_ahead_fs(40);
   for (int i = 100; i <= 106; ++i) ASSERT_TRUE(read_whole(ino_of("m" + std::to_string(i) + ".eml")).ok());
   // The reader at m106: the window reaches m114, not beyond.
-  EXPECT_TRUE(eventually([&] { return maildrop.retr_calls("m114") == 1; }));
+  EXPECT_TRUE(settle_until([&] { return maildrop.retr_calls("m114") == 1; }));
   EXPECT_EQ(maildrop.retr_calls("m115"), 0);
   ASSERT_TRUE(read_whole(ino_of("m107.eml")).ok());
-  EXPECT_TRUE(eventually([&] { return maildrop.retr_calls("m115") == 1; }));
+  EXPECT_TRUE(settle_until([&] { return maildrop.retr_calls("m115") == 1; }));
   EXPECT_EQ(maildrop.retr_calls("m116"), 0);
   for (int i = 100; i <= 115; ++i) EXPECT_EQ(maildrop.retr_calls("m" + std::to_string(i)), 1);
 }
@@ -255,7 +251,7 @@ TEST_F(ReadAheadTest, FailedReadAheadIsAskedForAgainByTheNextRead) {
   EXPECT_EQ(maildrop.retr_calls("m109"), 1);
   // The next read finds m103..m109 neither cached nor being fetched: asked for again.
   ASSERT_TRUE(read_whole(ino_of("m102.eml")).ok());
-  EXPECT_TRUE(eventually([&] { return maildrop.retr_calls("m109") == 2 && maildrop.retr_calls("m110") == 1; }));
+  EXPECT_TRUE(settle_until([&] { return maildrop.retr_calls("m109") == 2 && maildrop.retr_calls("m110") == 1; }));
   EXPECT_EQ(maildrop.retr_calls("m103"), 2);
   EXPECT_EQ(maildrop.retr_calls("m111"), 0);
 }
@@ -267,7 +263,7 @@ TEST_F(FsTest, ASingleReadDoesNotPrefetch) {
   start_fs(o);
   ASSERT_TRUE(read_whole(ino_of("m2.eml")).ok());
   // Give any stray prefetch a chance to show (bounded wait for a condition that must not hold).
-  EXPECT_FALSE(eventually([&] { return maildrop.retr_calls() > 1; }, std::chrono::milliseconds(200)));
+  EXPECT_FALSE(settle_until([&] { return maildrop.retr_calls() > 1; }, std::chrono::milliseconds(200)));
 }
 
 TEST_F(FsTest, CutRetrIsDiscardedAndRetriedOnce) {
@@ -311,7 +307,7 @@ TEST_F(FsTest, HeaderStubsComeFromTopAndGiveMtimeFromDate) {
   EXPECT_EQ(read_whole(stub_ino).value(), expected);
   EXPECT_EQ(maildrop.retr_calls(), 0);
   // 2006-01-02 22:04:05 UTC
-  EXPECT_TRUE(eventually([&] { return filesystem->getattr(ino_of("a.eml")).value().mtime == 1136239445; }));
+  EXPECT_TRUE(settle_until([&] { return filesystem->getattr(ino_of("a.eml")).value().mtime == 1136239445; }));
   auto stub_attr = filesystem->getattr(stub_ino).value();
   EXPECT_EQ(stub_attr.size, expected.size());
   EXPECT_TRUE(stub_attr.size_exact);
@@ -320,10 +316,9 @@ TEST_F(FsTest, HeaderStubsComeFromTopAndGiveMtimeFromDate) {
 TEST_F(FsTest, StubsArePrefetchedAfterAListingAndMtimeFallsBackToFirstSeen) {
   maildrop.add("a", make_message("a", "Tue, 3 Jan 2006 00:00:00 +0000", 1));
   maildrop.add("b", "Subject: no date\r\n\r\nbody\r\n");
-  const auto before = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto before = executor.clock().wall_seconds();
   start_fs();
-  EXPECT_TRUE(eventually([&] { return cache().stats().value().stubs == 2; }));
+  EXPECT_TRUE(settle_until([&] { return cache().stats().value().stubs == 2; }));
   EXPECT_EQ(maildrop.top_calls(), 2);
   EXPECT_EQ(filesystem->getattr(ino_of("a.eml")).value().mtime, 1136246400);
   EXPECT_GE(filesystem->getattr(ino_of("b.eml")).value().mtime, before);
@@ -336,11 +331,10 @@ TEST_F(FsTest, KernelLookupWaitsForTheStubSoMtimeAndStubSizeAreFinalAtOnce) {
   o.prefetch_stubs = false;  // nothing fetched in the background: the lookup must do it
   start_fs(o);
   auto attr_of = [&](auto call) {
-    std::promise<Result<fs::Attr>> p;
-    call([&](Result<fs::Attr> r) { p.set_value(std::move(r)); });
-    auto f = p.get_future();
-    EXPECT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
-    return f.get();
+    std::optional<Result<fs::Attr>> got;
+    call([&](Result<fs::Attr> r) { got.emplace(std::move(r)); });
+    EXPECT_TRUE(settle_until([&] { return got.has_value(); }));
+    return got.value_or(Result<fs::Attr>(Error(Errc::timeout, "test: no answer")));
   };
   auto stub = attr_of([&](auto done) { filesystem->lookup(fs::kHeadersInode, "a.eml", done); });
   ASSERT_TRUE(stub.ok());
@@ -361,11 +355,10 @@ TEST_F(FsTest, KernelLookupDoesNotWaitForStubsWhileOffline) {
   maildrop.set_offline(true);
   refresh_now();  // fails: the server is now known to be unreachable
   const int tops = maildrop.top_calls();
-  std::promise<Result<fs::Attr>> p;
-  filesystem->lookup(fs::kRootInode, "a.eml", [&](Result<fs::Attr> r) { p.set_value(std::move(r)); });
-  auto f = p.get_future();
-  ASSERT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::ready);  // answered inline
-  EXPECT_NE(f.get().value().mtime, 1136246400);  // first_seen
+  std::optional<Result<fs::Attr>> got;
+  filesystem->lookup(fs::kRootInode, "a.eml", [&](Result<fs::Attr> r) { got.emplace(std::move(r)); });
+  ASSERT_TRUE(got.has_value());  // answered inline
+  EXPECT_NE(got->value().mtime, 1136246400);  // first_seen
   EXPECT_EQ(maildrop.top_calls(), tops);
 }
 
@@ -375,11 +368,10 @@ TEST_F(FsTest, ExtendedAttributesComeFromTheStub) {
   start_fs();
   const auto ino = ino_of("u1.eml");
   auto get = [&](const std::string& name) {
-    std::promise<Result<std::optional<std::string>>> p;
-    filesystem->getxattr(ino, name, [&](Result<std::optional<std::string>> r) { p.set_value(std::move(r)); });
-    auto f = p.get_future();
-    EXPECT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
-    return f.get();
+    std::optional<Result<std::optional<std::string>>> got;
+    filesystem->getxattr(ino, name, [&](Result<std::optional<std::string>> r) { got.emplace(std::move(r)); });
+    EXPECT_TRUE(settle_until([&] { return got.has_value(); }));
+    return got.value_or(Result<std::optional<std::string>>(Error(Errc::timeout, "test: no answer")));
   };
   EXPECT_EQ(get("user.pop3.uidl").value(), std::optional<std::string>("u1"));
   EXPECT_EQ(get("user.mail.subject").value(), std::optional<std::string>("hello"));
@@ -387,9 +379,10 @@ TEST_F(FsTest, ExtendedAttributesComeFromTheStub) {
   EXPECT_EQ(get("user.mail.date").value(), std::optional<std::string>("Tue, 3 Jan 2006 00:00:00 +0000"));
   EXPECT_EQ(get("user.mail.message_id").value(), std::optional<std::string>("<hello@example.org>"));
   EXPECT_EQ(get("user.other").value(), std::nullopt);
-  std::promise<Result<std::vector<std::string>>> p;
-  filesystem->listxattr(ino, [&](Result<std::vector<std::string>> r) { p.set_value(std::move(r)); });
-  auto names = p.get_future().get().value();
+  std::optional<Result<std::vector<std::string>>> listed;
+  filesystem->listxattr(ino, [&](Result<std::vector<std::string>> r) { listed.emplace(std::move(r)); });
+  ASSERT_TRUE(settle_until([&] { return listed.has_value(); }));
+  auto names = listed->value();
   EXPECT_THAT(names, ElementsAre("user.pop3.uidl", "user.mail.from", "user.mail.subject", "user.mail.date",
                                  "user.mail.message_id"));
   EXPECT_EQ(maildrop.retr_calls(), 0);
@@ -430,13 +423,13 @@ TEST_F(FsTest, UnlinkingManyMessagesKeepsTheRestInOrder) {
   o.deletion_batch_delay = std::chrono::milliseconds(50);
   start_fs(o);
   for (int i = 0; i < 200; i += 2) {
-    ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "m" + std::to_string(1000 + i) + ".eml").ok());
+    ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "m" + std::to_string(1000 + i) + ".eml", 0).ok());
   }
   auto names = root_names();
   ASSERT_EQ(names.size(), 100u);
   for (std::size_t k = 0; k < names.size(); ++k) EXPECT_EQ(names[k], "m" + std::to_string(1001 + 2 * k) + ".eml");
   EXPECT_EQ(read_whole(ino_of("m1199.eml")).value(), "x\r\n");
-  ASSERT_TRUE(filesystem->flush_deletions(std::chrono::seconds(10)).ok());
+  ASSERT_TRUE(flush(std::chrono::seconds(10)).ok());
   EXPECT_EQ(maildrop.uidls().size(), 100u);
   EXPECT_EQ(maildrop.uidls().front(), "m1001");
 }
@@ -445,27 +438,23 @@ TEST_F(FsTest, SyncDownloadsEveryUncachedMessage) {
   for (int i = 0; i < 30; ++i) maildrop.add("m" + std::to_string(i), make_message("s", "1 Jan 2020 00:00 +0000", 3));
   start_fs();
   ASSERT_TRUE(read_whole(ino_of("m3.eml")).ok());
-  ASSERT_TRUE(eventually([&] { return cache().stats().value().bodies == 1; }));  // stored after the reply
-  std::promise<Result<void>> done;
-  std::atomic<int> progress_calls{0};
+  ASSERT_TRUE(settle_until([&] { return cache().stats().value().bodies == 1; }));  // stored after the reply
+  std::optional<Result<void>> done;
+  int progress_calls = 0;
   fs::SyncProgress last;
-  std::mutex mu;
   filesystem->sync(
       [&](fs::SyncProgress p) {
-        std::lock_guard lock(mu);
         last = p;
         ++progress_calls;
       },
-      [&](Result<void> r) { done.set_value(std::move(r)); });
-  auto f = done.get_future();
-  ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
-  EXPECT_TRUE(f.get().ok());
+      [&](Result<void> r) { done.emplace(std::move(r)); });
+  ASSERT_TRUE(settle_until([&] { return done.has_value(); }));
+  EXPECT_TRUE(done->ok());
   EXPECT_EQ(cache().stats().value().bodies, 30u);
   EXPECT_EQ(maildrop.retr_calls(), 30);
-  std::lock_guard lock(mu);
   EXPECT_EQ(last.total_messages, 29u);
   EXPECT_EQ(last.done_messages, 29u);
-  EXPECT_EQ(progress_calls.load(), 29);
+  EXPECT_EQ(progress_calls, 29);
 }
 
 }  // namespace
@@ -487,7 +476,7 @@ TEST_F(FsTest, LocalContentGivesACachedBodyWholeOncePerKernelInode) {
   EXPECT_EQ(maildrop.retr_calls("a"), 0);
   ASSERT_EQ(read_whole(ino).value(), content);
   std::optional<std::string> got;
-  ASSERT_TRUE(eventually([&] { return (got = filesystem->local_content(ino, 1 << 20)).has_value(); }));
+  ASSERT_TRUE(settle_until([&] { return (got = filesystem->local_content(ino, 1 << 20)).has_value(); }));
   EXPECT_EQ(*got, content);
   // The kernel has it now: not read again until it forgets the inode.
   EXPECT_FALSE(filesystem->local_content(ino, 1 << 20).has_value());
@@ -504,7 +493,7 @@ TEST_F(FsTest, LocalContentGivesAKnownStubAndNothingForADirectory) {
   const auto stub = ino_of("b.eml", fs::kHeadersInode);
   const std::string header = content.substr(0, content.find("\r\n\r\n") + 4);
   std::optional<std::string> got;
-  ASSERT_TRUE(eventually([&] { return (got = filesystem->local_content(stub, 1 << 20)).has_value(); }));
+  ASSERT_TRUE(settle_until([&] { return (got = filesystem->local_content(stub, 1 << 20)).has_value(); }));
   EXPECT_EQ(*got, read_whole(stub).value());
   EXPECT_NE(got->find("Subject: b\r\n"), std::string::npos);
   EXPECT_LE(got->size(), header.size());
@@ -521,7 +510,7 @@ TEST_F(FsTest, LocalContentLeavesLfBodiesToRead) {
   start_fs(o);
   const auto ino = ino_of("c.eml");
   ASSERT_TRUE(read_whole(ino).ok());
-  ASSERT_TRUE(eventually([&] { return cache().stats().value().bodies == 1; }));
+  ASSERT_TRUE(settle_until([&] { return cache().stats().value().bodies == 1; }));
   EXPECT_FALSE(filesystem->local_content(ino, 1 << 20).has_value());
 }
 

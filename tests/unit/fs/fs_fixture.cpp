@@ -32,11 +32,12 @@ void FsTest::reopen_cache() {
 
 void FsTest::TearDown() {
   if (filesystem) filesystem->shutdown();
+  settle();  // what the shutdown failed, and the cache writes still queued
   filesystem.reset();
 }
 
 fs::Filesystem& FsTest::make_fs(fs::FsOptions options) {
-  filesystem = std::make_unique<fs::Filesystem>(maildrop, *cache_, options);
+  filesystem = std::make_unique<fs::Filesystem>(maildrop, *cache_, options, executor);
   filesystem->set_kernel_notifier(&notifier);
   return *filesystem;
 }
@@ -45,17 +46,40 @@ fs::Filesystem& FsTest::start_fs(fs::FsOptions options) {
   auto& f = make_fs(options);
   const int lists_before = maildrop.list_calls();
   EXPECT_TRUE(f.start().ok());
-  EXPECT_TRUE(eventually([&] { return maildrop.list_calls() > lists_before && f.status().last_refresh; }))
+  EXPECT_TRUE(settle_until([&] { return maildrop.list_calls() > lists_before && f.status().last_refresh; }))
       << "the first listing never arrived";
   return f;
 }
 
 void FsTest::refresh_now() {
-  std::promise<Result<void>> done;
-  filesystem->refresh([&](Result<void> r) { done.set_value(std::move(r)); });
-  auto future = done.get_future();
-  ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
-  (void)future.get();
+  auto done = std::make_shared<bool>(false);
+  filesystem->refresh([done](Result<void>) { *done = true; });
+  ASSERT_TRUE(settle_until([&] { return *done; })) << "the refresh never completed";
+}
+
+bool FsTest::settle_until(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
+  const auto until = executor.clock().now() + limit;
+  executor.run_until_idle();
+  while (!condition()) {
+    if (!executor.has_timers() || executor.clock().now() >= until) return false;
+    executor.run_next_timer();
+  }
+  return true;
+}
+
+Result<void> FsTest::flush(std::chrono::milliseconds timeout) {
+  auto result = std::make_shared<std::optional<Result<void>>>();
+  filesystem->flush_deletions(timeout, [result](Result<void> r) { result->emplace(std::move(r)); });
+  if (!settle_until([&] { return result->has_value(); }, timeout + std::chrono::seconds(1))) {
+    return Error(Errc::timeout, "test: the flush never completed");
+  }
+  return **result;
+}
+
+FsTest::PendingRead FsTest::start_read(std::uint64_t ino, std::uint64_t offset, std::size_t size) {
+  PendingRead pending;
+  filesystem->read(ino, offset, size, [result = pending.result](Result<std::string> r) { result->emplace(std::move(r)); });
+  return pending;
 }
 
 namespace {
@@ -81,13 +105,11 @@ std::uint64_t FsTest::ino_of(const std::string& name, std::uint64_t parent) {
 }
 
 Result<std::string> FsTest::read(std::uint64_t ino, std::uint64_t offset, std::size_t size) {
-  auto promise = std::make_shared<std::promise<Result<std::string>>>();
-  auto future = promise->get_future();
-  filesystem->read(ino, offset, size, [promise](Result<std::string> r) { promise->set_value(std::move(r)); });
-  if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
-    return Error(Errc::timeout, "test: read did not complete within 10 s");
+  auto pending = start_read(ino, offset, size);
+  if (!settle_until([&] { return pending.done(); }, std::chrono::seconds(10))) {
+    return Error(Errc::timeout, "test: read did not complete");
   }
-  return future.get();
+  return **pending.result;
 }
 
 Result<std::string> FsTest::read_whole(std::uint64_t ino) {

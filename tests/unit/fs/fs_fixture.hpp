@@ -1,12 +1,15 @@
 #pragma once
-// Shared set-up for core tests: a FakeMaildrop, a cache, a Filesystem, a notifier that
-// records what the kernel would be told, and helpers that wait with deadlines.
+// Shared set-up for core tests: a ManualExecutor the test drives (so time and every
+// completion move only when the test says), a FakeMaildrop on it, the real cache, a
+// Filesystem, and a notifier that records what the kernel would be told.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <future>
+#include <functional>
+#include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,6 +18,7 @@
 
 #include "fake_maildrop.hpp"
 #include "popfs/store/cache.hpp"
+#include "popfs_test/manual_executor.hpp"
 #include "popfs_test/temp_dir.hpp"
 #include "popfs/fs/filesystem.hpp"
 
@@ -30,9 +34,16 @@ class RecordingNotifier final : public fs::KernelNotifier {
     std::lock_guard lock(mu);
     entries.emplace_back(parent, std::move(name));
   }
-  void content_ready(std::vector<std::uint64_t> offered) override {
+  void content_ready(std::uint64_t ino, std::string content) override {
     std::lock_guard lock(mu);
-    ready.insert(ready.end(), offered.begin(), offered.end());
+    ready.push_back(ino);
+    contents[ino] = std::move(content);
+  }
+  std::optional<std::string> content_of(std::uint64_t ino) {
+    std::lock_guard lock(mu);
+    auto it = contents.find(ino);
+    if (it == contents.end()) return std::nullopt;
+    return it->second;
   }
   std::vector<std::uint64_t> ready_inodes() {
     std::lock_guard lock(mu);
@@ -50,18 +61,8 @@ class RecordingNotifier final : public fs::KernelNotifier {
   std::vector<std::uint64_t> inodes;
   std::vector<std::pair<std::uint64_t, std::string>> entries;
   std::vector<std::uint64_t> ready;  // content_ready, in order
+  std::map<std::uint64_t, std::string> contents;
 };
-
-// Polls `condition` until it holds or the deadline passes.
-template <class F>
-bool eventually(F condition, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return condition();
-}
 
 // A mail message with CRLF line endings.
 std::string make_message(const std::string& subject, const std::string& date, std::size_t body_lines,
@@ -81,6 +82,18 @@ class FsTest : public ::testing::Test {
   // make_fs + start + wait for the first listing.
   fs::Filesystem& start_fs(fs::FsOptions options = {});
   void refresh_now();
+  // Runs the executor until nothing is left to do now, then, while `condition` does not
+  // hold, moves time on to the next timer, for at most `limit` of (fake) time. No thread
+  // sleeps and no wall clock is read.
+  bool settle_until(const std::function<bool()>& condition, std::chrono::milliseconds limit = std::chrono::seconds(60));
+  void settle() { executor.run_until_idle(); }
+  Result<void> flush(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // A read whose reply is kept: the test looks at it after driving the executor.
+  struct PendingRead {
+    std::shared_ptr<std::optional<Result<std::string>>> result = std::make_shared<std::optional<Result<std::string>>>();
+    bool done() const { return result->has_value(); }
+  };
+  PendingRead start_read(std::uint64_t ino, std::uint64_t offset, std::size_t size);
 
   std::vector<std::string> root_names();
   std::vector<std::string> header_names();
@@ -88,7 +101,8 @@ class FsTest : public ::testing::Test {
   Result<std::string> read(std::uint64_t ino, std::uint64_t offset, std::size_t size);
   Result<std::string> read_whole(std::uint64_t ino);
 
-  FakeMaildrop maildrop;
+  ManualExecutor executor;
+  FakeMaildrop maildrop{executor};
   TempDir cache_dir{"popfs-fs-test-"};
   std::unique_ptr<store::Cache> cache_;
   RecordingNotifier notifier;

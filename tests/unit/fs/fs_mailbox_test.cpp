@@ -24,7 +24,7 @@ TEST_F(FsTest, UnlinkIsDurableBeforeItReturnsHidesAtOnceAndCommitsInTheBackgroun
   auto o = quick_deletions();
   o.deletion_batch_delay = std::chrono::milliseconds(300);
   start_fs(o);
-  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "b.eml").ok());
+  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "b.eml", 0).ok());
   // Recorded in the cache and gone from both directories before any DELE.
   EXPECT_THAT(cache().pending_deletions().value(), ElementsAre(MessageId{"b", 1}));
   EXPECT_THAT(root_names(), ElementsAre("a.eml", "c.eml"));
@@ -33,10 +33,10 @@ TEST_F(FsTest, UnlinkIsDurableBeforeItReturnsHidesAtOnceAndCommitsInTheBackgroun
   EXPECT_EQ(filesystem->status().pending_deletions, 1u);
   EXPECT_TRUE(notifier.saw_entry(fs::kHeadersInode, "b.eml"));
   // Batched: a second unlink soon after goes into the same session.
-  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "c.eml").ok());
-  ASSERT_TRUE(eventually([&] { return maildrop.uidls() == std::vector<std::string>{"a"}; }));
+  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "c.eml", 0).ok());
+  ASSERT_TRUE(settle_until([&] { return maildrop.uidls() == std::vector<std::string>{"a"}; }));
   EXPECT_EQ(maildrop.commit_calls(), 1);
-  EXPECT_TRUE(eventually([&] { return cache().pending_deletions().value().empty(); }));
+  EXPECT_TRUE(settle_until([&] { return cache().pending_deletions().value().empty(); }));
   EXPECT_EQ(filesystem->status().pending_deletions, 0u);
 }
 
@@ -45,10 +45,10 @@ TEST_F(FsTest, FailedCommitsAreRetriedUntilCommitted) {
   maildrop.add("b", "y\r\n");
   start_fs(quick_deletions());
   maildrop.fail_next_commits(2);
-  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "a.eml").ok());
-  ASSERT_TRUE(eventually([&] { return maildrop.uidls() == std::vector<std::string>{"b"}; }));
+  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "a.eml", 0).ok());
+  ASSERT_TRUE(settle_until([&] { return maildrop.uidls() == std::vector<std::string>{"b"}; }));
   EXPECT_EQ(maildrop.commit_calls(), 3);
-  EXPECT_TRUE(eventually([&] { return cache().pending_deletions().value().empty(); }));
+  EXPECT_TRUE(settle_until([&] { return cache().pending_deletions().value().empty(); }));
   // A later listing does not bring it back.
   refresh_now();
   EXPECT_THAT(root_names(), ElementsAre("b.eml"));
@@ -59,7 +59,7 @@ TEST_F(FsTest, ReadOnlyMountRefusesUnlinkAndRecordsNothing) {
   auto o = quick_deletions();
   o.read_only = true;
   start_fs(o);
-  auto r = filesystem->unlink(fs::kRootInode, "a.eml");
+  auto r = filesystem->unlink(fs::kRootInode, "a.eml", 0);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().to_errno(), EROFS);
   EXPECT_THAT(cache().pending_deletions().value(), IsEmpty());
@@ -69,10 +69,10 @@ TEST_F(FsTest, ReadOnlyMountRefusesUnlinkAndRecordsNothing) {
 TEST_F(FsTest, UnlinkInsideHeadersIsEROFSAndUnknownNameIsENOENT) {
   maildrop.add("a", "x\r\n");
   start_fs(quick_deletions());
-  auto r = filesystem->unlink(fs::kHeadersInode, "a.eml");
+  auto r = filesystem->unlink(fs::kHeadersInode, "a.eml", 0);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().to_errno(), EROFS);
-  auto missing = filesystem->unlink(fs::kRootInode, "zzz.eml");
+  auto missing = filesystem->unlink(fs::kRootInode, "zzz.eml", 0);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().to_errno(), ENOENT);
   EXPECT_THAT(cache().pending_deletions().value(), IsEmpty());
@@ -82,12 +82,15 @@ TEST_F(FsTest, UnlinkInsideHeadersIsEROFSAndUnknownNameIsENOENT) {
 TEST_F(FsTest, DeletionsPendingFromAnEarlierRunAreCommittedAfterStart) {
   maildrop.add("a", "x\r\n");
   maildrop.add("b", "y\r\n");
-  ASSERT_TRUE(cache().apply_listing({{{"a", 1}, 3}, {{"b", 1}, 3}}, 1000).ok());
+  MessageTable earlier;  // what an earlier run listed
+  earlier.append("a", 1, 3);
+  earlier.append("b", 2, 3);
+  ASSERT_TRUE(cache().apply_listing(earlier, 1000).ok());
   ASSERT_TRUE(cache().add_pending_deletion({"a", 1}).ok());
   start_fs(quick_deletions());
   EXPECT_THAT(root_names(), ElementsAre("b.eml"));  // hidden at once, even before the commit
-  ASSERT_TRUE(eventually([&] { return maildrop.uidls() == std::vector<std::string>{"b"}; }));
-  EXPECT_TRUE(eventually([&] { return cache().pending_deletions().value().empty(); }));
+  ASSERT_TRUE(settle_until([&] { return maildrop.uidls() == std::vector<std::string>{"b"}; }));
+  EXPECT_TRUE(settle_until([&] { return cache().pending_deletions().value().empty(); }));
 }
 
 TEST_F(FsTest, FlushDeletionsCommitsNowAndReportsFailure) {
@@ -96,13 +99,13 @@ TEST_F(FsTest, FlushDeletionsCommitsNowAndReportsFailure) {
   auto o = quick_deletions();
   o.deletion_batch_delay = std::chrono::seconds(30);  // only flush can commit in time
   start_fs(o);
-  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "a.eml").ok());
-  EXPECT_TRUE(filesystem->flush_deletions(std::chrono::seconds(10)).ok());
+  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "a.eml", 0).ok());
+  EXPECT_TRUE(flush(std::chrono::seconds(10)).ok());
   EXPECT_EQ(maildrop.uidls(), std::vector<std::string>{"b"});
 
   maildrop.set_offline(true);
-  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "b.eml").ok());
-  auto r = filesystem->flush_deletions(std::chrono::seconds(10));
+  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "b.eml", 0).ok());
+  auto r = flush(std::chrono::seconds(10));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(cache().pending_deletions().value().size(), 1u);  // still queued
 }
@@ -115,13 +118,13 @@ TEST_F(FsTest, RefusesToDeleteAMessageWhoseUidlIsShared) {
   maildrop.add("z", "z\r\n");
   start_fs(quick_deletions());
   for (const char* name : {"dup.eml", "dup~2.eml"}) {
-    auto refused = filesystem->unlink(fs::kRootInode, name);
+    auto refused = filesystem->unlink(fs::kRootInode, name, 0);
     ASSERT_FALSE(refused.ok()) << name;
     EXPECT_EQ(refused.error().to_errno(), EPERM) << name;
   }
   EXPECT_TRUE(cache().pending_deletions().value().empty());
-  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "z.eml").ok());
-  ASSERT_TRUE(filesystem->flush_deletions(std::chrono::seconds(10)).ok());
+  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "z.eml", 0).ok());
+  ASSERT_TRUE(flush(std::chrono::seconds(10)).ok());
   EXPECT_EQ(maildrop.uidls(), (std::vector<std::string>{"dup", "dup"}));
   EXPECT_THAT(root_names(), ElementsAre("dup.eml", "dup~2.eml"));
 }
@@ -152,7 +155,7 @@ TEST_F(FsTest, PollsWhileInUse) {
   start_fs(o);
   maildrop.add("b", "y\r\n");
   (void)filesystem->getattr(fs::kRootInode);  // in use
-  EXPECT_TRUE(eventually([&] { return root_names().size() == 2; }, std::chrono::seconds(5)));
+  EXPECT_TRUE(settle_until([&] { return root_names().size() == 2; }, std::chrono::seconds(5)));
 }
 
 TEST_F(FsTest, IdleMountDoesNotPoll) {
@@ -161,7 +164,7 @@ TEST_F(FsTest, IdleMountDoesNotPoll) {
   o.poll = std::chrono::seconds(1);
   start_fs(o);
   const int lists = maildrop.list_calls();
-  EXPECT_FALSE(eventually([&] { return maildrop.list_calls() > lists; }, std::chrono::milliseconds(2500)));
+  EXPECT_FALSE(settle_until([&] { return maildrop.list_calls() > lists; }, std::chrono::milliseconds(2500)));
 }
 
 TEST_F(FsTest, WholesaleUidlChangeIsAResetNotThousandsOfDiffs) {
@@ -171,7 +174,7 @@ TEST_F(FsTest, WholesaleUidlChangeIsAResetNotThousandsOfDiffs) {
   // A deletion that cannot be committed: a diff would keep it queued, a reset forgets it
   // (its UIDL no longer means anything on this server).
   maildrop.fail_next_commits(1000);
-  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "old5.eml").ok());
+  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "old5.eml", 0).ok());
   std::vector<FakeMaildrop::Message> renumbered;
   for (int i = 0; i < 20; ++i) renumbered.push_back({"new" + std::to_string(i), "x\r\n", std::nullopt});
   maildrop.replace_all(renumbered);
@@ -183,7 +186,7 @@ TEST_F(FsTest, WholesaleUidlChangeIsAResetNotThousandsOfDiffs) {
   EXPECT_EQ(cache().stats().value().bodies, 0u);
   EXPECT_EQ(filesystem->status().pending_deletions, 0u);
   // An ordinary change is not a reset: a queued deletion survives it.
-  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "new7.eml").ok());
+  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "new7.eml", 0).ok());
   maildrop.add("new20", "y\r\n");
   refresh_now();
   EXPECT_EQ(cache().pending_deletions().value().size(), 1u);
@@ -202,17 +205,17 @@ TEST_F(FsTest, OfflineServesTheCachedListingAndBodiesAndQueuesUnlinks) {
   maildrop.set_offline(true);
   make_fs(quick_deletions());
   ASSERT_TRUE(filesystem->start().ok());
-  EXPECT_TRUE(eventually([&] { return !filesystem->status().last_error.empty(); }));
+  EXPECT_TRUE(settle_until([&] { return !filesystem->status().last_error.empty(); }));
   EXPECT_THAT(root_names(), ElementsAre("a.eml", "b.eml", "c.eml"));
   EXPECT_EQ(read_whole(ino_of("a.eml")).value(), "cached body\r\n");
   auto uncached = read(ino_of("b.eml"), 0, 4096);
   ASSERT_FALSE(uncached.ok());
   EXPECT_EQ(uncached.error().to_errno(), EIO);
-  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "c.eml").ok());
+  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "c.eml", 0).ok());
   EXPECT_EQ(cache().pending_deletions().value().size(), 1u);
 
   maildrop.set_offline(false);  // back online: the queued deletion goes through
-  EXPECT_TRUE(eventually([&] { return maildrop.uidls() == std::vector<std::string>{"a", "b"}; }));
+  EXPECT_TRUE(settle_until([&] { return maildrop.uidls() == std::vector<std::string>{"a", "b"}; }));
 }
 
 TEST_F(FsTest, ShutdownShutsTheMaildropDownOnce) {

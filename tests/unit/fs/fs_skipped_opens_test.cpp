@@ -24,7 +24,7 @@ class SkippedOpensTest : public FsTest {
   void fetch_everything(const std::vector<std::string>& uidls) {
     for (const auto& u : uidls) ASSERT_TRUE(read_whole(ino_of(u + ".eml")).ok()) << u;
     for (const auto& u : uidls) {
-      ASSERT_TRUE(eventually([&] {
+      ASSERT_TRUE(settle_until([&] {
         auto a = filesystem->getattr(ino_of(u + ".eml", fs::kHeadersInode));
         return a && a->size_exact;
       })) << u;
@@ -64,7 +64,7 @@ TEST_F(SkippedOpensTest, ARemountOfAFullyCachedMailboxSkipsOpensAtOnce) {
   maildrop.add("b", make_message("b", kDate, 30));
   start_fs();
   fetch_everything({"a", "b"});
-  ASSERT_TRUE(eventually([&] { return cache().stats().value().bodies == 2; }));
+  ASSERT_TRUE(settle_until([&] { return cache().stats().value().bodies == 2; }));
   filesystem->shutdown();
   filesystem.reset();
   reopen_cache();
@@ -86,7 +86,7 @@ TEST_F(SkippedOpensTest, WithOpensSkippedNewMailIsListedOnlyOnceItsSizesAreExact
   maildrop.add("new", fresh, fresh.size() + 17);  // a LIST size that is not the real one
   refresh_now();
   // Listed by the server, fetched at once, but not shown with a provisional size.
-  ASSERT_TRUE(eventually([&] { return maildrop.retr_calls("new") == 1; }));
+  ASSERT_TRUE(settle_until([&] { return maildrop.retr_calls("new") == 1; }));
   EXPECT_THAT(root_names(), ElementsAre("a.eml"));
   EXPECT_THAT(header_names(), ElementsAre("a.eml"));
   auto hidden = filesystem->lookup(fs::kRootInode, "new.eml");
@@ -95,7 +95,7 @@ TEST_F(SkippedOpensTest, WithOpensSkippedNewMailIsListedOnlyOnceItsSizesAreExact
   EXPECT_EQ(filesystem->status().messages, 1u);
 
   maildrop.hold_retrs(false);
-  ASSERT_TRUE(eventually([&] { return root_names().size() == 2; }));
+  ASSERT_TRUE(settle_until([&] { return root_names().size() == 2; }));
   EXPECT_THAT(root_names(), ElementsAre("a.eml", "new.eml"));
   EXPECT_TRUE(notifier.saw_inode(fs::kRootInode));
   EXPECT_TRUE(notifier.saw_entry(fs::kRootInode, "new.eml"));  // a negative dentry must go
@@ -116,11 +116,11 @@ TEST_F(SkippedOpensTest, AHeldMessageWhoseFetchFailedIsFetchedAgainByTheNextList
   maildrop.add("late", make_message("late", kDate, 5));
   maildrop.fail_next_retrs(1, true);
   refresh_now();
-  ASSERT_TRUE(eventually([&] { return maildrop.retr_calls("late") == 1; }));
-  ASSERT_TRUE(eventually([&] { return !filesystem->status().last_error.empty(); }));
+  ASSERT_TRUE(settle_until([&] { return maildrop.retr_calls("late") == 1; }));
+  ASSERT_TRUE(settle_until([&] { return !filesystem->status().last_error.empty(); }));
   EXPECT_THAT(root_names(), Not(Contains("late.eml")));
   refresh_now();
-  ASSERT_TRUE(eventually([&] { return root_names().size() == 2; }));
+  ASSERT_TRUE(settle_until([&] { return root_names().size() == 2; }));
   EXPECT_EQ(read_whole(ino_of("late.eml")).value(), make_message("late", kDate, 5));
   EXPECT_EQ(maildrop.retr_calls("late"), 2);
 }
@@ -151,7 +151,7 @@ TEST_F(SkippedOpensTest, APageCacheMissOffersTheFollowingCachedFilesToTheKernel)
   uidls.push_back("big");
   uidls.push_back("m9");
   fetch_everything(uidls);
-  ASSERT_TRUE(eventually([&] { return cache().stats().value().bodies == uidls.size(); }));
+  ASSERT_TRUE(settle_until([&] { return cache().stats().value().bodies == uidls.size(); }));
   filesystem->shutdown();
   filesystem.reset();
   reopen_cache();
@@ -166,14 +166,17 @@ TEST_F(SkippedOpensTest, APageCacheMissOffersTheFollowingCachedFilesToTheKernel)
   ASSERT_TRUE(open_read(*filesystem, inodes[1])->skip_opens);
   // A read at offset 0 is a page-cache miss: the next five, minus the one over the limit.
   ASSERT_TRUE(read(inodes[4], 0, 4096).ok());
+  settle();
   EXPECT_THAT(notifier.ready_inodes(), ElementsAre(inodes[5], inodes[6], inodes[7], inodes[9]));
-  // What the adapter then takes: each whole, once.
-  auto content = filesystem->local_content(inodes[5], 1 << 20, fs::Filesystem::Push::ahead);
+  // With their bytes, each whole, once.
+  settle();
+  auto content = notifier.content_of(inodes[5]);
   ASSERT_TRUE(content.has_value());
   EXPECT_EQ(*content, make_message("m5", kDate, 10));
-  EXPECT_FALSE(filesystem->local_content(inodes[5], 1 << 20, fs::Filesystem::Push::ahead).has_value());
+  EXPECT_FALSE(filesystem->local_content(inodes[5], 1 << 20).has_value()) << "the kernel has it";
   // A second miss does not offer what the kernel already has.
   ASSERT_TRUE(read(inodes[3], 0, 4096).ok());
+  settle();
   const auto ready = notifier.ready_inodes();
   EXPECT_EQ(std::count(ready.begin(), ready.end(), inodes[5]), 1);
   EXPECT_EQ(std::count(ready.begin(), ready.end(), inodes[4]), 1);
@@ -182,10 +185,11 @@ TEST_F(SkippedOpensTest, APageCacheMissOffersTheFollowingCachedFilesToTheKernel)
   for (const auto& u : uidls) stubs.push_back(ino_of(u + ".eml", fs::kHeadersInode));
   const std::size_t before = notifier.ready_inodes().size();
   ASSERT_TRUE(read(stubs[6], 0, 4096).ok());
+  settle();
   const auto after = notifier.ready_inodes();
   EXPECT_THAT(std::vector<std::uint64_t>(after.begin() + static_cast<std::ptrdiff_t>(before), after.end()),
               ElementsAre(stubs[7], stubs[8], stubs[9]));
-  auto stub = filesystem->local_content(stubs[8], 1 << 20, fs::Filesystem::Push::ahead);
+  auto stub = notifier.content_of(stubs[8]);
   ASSERT_TRUE(stub.has_value());
   EXPECT_EQ(*stub, read_whole(stubs[8]).value());
 }

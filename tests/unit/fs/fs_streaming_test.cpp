@@ -2,7 +2,7 @@
 // the same bytes and sizes as a body kept in memory, nothing stored from a cut download.
 // Against FakeMaildrop, which delivers RETR in 4 KiB chunks.
 
-#include <future>
+#include <algorithm>
 
 #include "fs_fixture.hpp"
 
@@ -34,7 +34,7 @@ TEST_F(FsTest, AStreamedBodyReadsExactlyAndIsCachedWhole) {
   EXPECT_TRUE(attr->size_exact);
   EXPECT_EQ(attr->size, big.size());
   EXPECT_TRUE(notifier.saw_inode(ino));  // the kernel is told the exact size
-  ASSERT_TRUE(eventually([&] { return cache().stats().value().bodies == 2; }));
+  ASSERT_TRUE(settle_until([&] { return cache().stats().value().bodies == 2; }));
   EXPECT_EQ(cache().stats().value().body_bytes, big.size() + small.size());
   EXPECT_EQ(maildrop.retr_calls("big"), 1);
 }
@@ -46,14 +46,13 @@ TEST_F(FsTest, ConcurrentReadersOfAStreamedBodyShareOneRetr) {
   const auto ino = ino_of("big.eml");
   maildrop.hold_retrs(true);
   const std::vector<std::uint64_t> offsets = {0, 5000, 70000, big.size() - 10};
-  std::vector<std::future<Result<std::string>>> readers;
-  for (auto offset : offsets) {
-    readers.push_back(std::async(std::launch::async, [this, ino, offset] { return read(ino, offset, 20000); }));
-  }
-  ASSERT_TRUE(eventually([&] { return maildrop.retr_calls("big") == 1; }));
+  std::vector<PendingRead> readers;
+  for (auto offset : offsets) readers.push_back(start_read(ino, offset, 20000));
+  ASSERT_TRUE(settle_until([&] { return maildrop.retr_calls("big") == 1; }));
   maildrop.hold_retrs(false);
+  ASSERT_TRUE(settle_until([&] { return std::all_of(readers.begin(), readers.end(), [](auto& r) { return r.done(); }); }));
   for (std::size_t i = 0; i < readers.size(); ++i) {
-    auto got = readers[i].get();
+    const auto& got = **readers[i].result;
     ASSERT_TRUE(got.ok()) << got.error().describe();
     EXPECT_EQ(*got, big.substr(offsets[i], 20000)) << "offset " << offsets[i];
   }
@@ -68,7 +67,7 @@ TEST_F(FsTest, ACutStreamedDownloadStoresNothingAndTheRetryIsExact) {
   maildrop.fail_next_retrs(1, true);  // half the message, then the connection drops
   EXPECT_EQ(read_whole(ino).value(), big);
   EXPECT_EQ(maildrop.retr_calls("big"), 2);
-  ASSERT_TRUE(eventually([&] { return cache().stats().value().bodies == 1; }));
+  ASSERT_TRUE(settle_until([&] { return cache().stats().value().bodies == 1; }));
   EXPECT_EQ(cache().stats().value().body_bytes, big.size());
 
   // Cut every time: the reader gets EIO and no partial body is ever stored.
@@ -79,7 +78,8 @@ TEST_F(FsTest, ACutStreamedDownloadStoresNothingAndTheRetryIsExact) {
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.error().to_errno(), EIO);
   EXPECT_EQ(maildrop.retr_calls("other"), 2);
-  filesystem->shutdown();  // finishes every queued cache write
+  filesystem->shutdown();
+  settle();  // every queued cache write
   EXPECT_EQ(cache().stats().value().bodies, 1u);
   EXPECT_EQ(cache().stats().value().body_bytes, big.size());
 }

@@ -6,7 +6,10 @@
 namespace popfs::store {
 namespace {
 
+using testing::apply;
 using testing::listed;
+using testing::ListedMessage;
+using testing::table_of;
 using testing::load_body;
 using testing::mid;
 using testing::kStagedAfter;
@@ -261,7 +264,7 @@ TEST(MapGrowth, WritesFarBeyondATinyInitialMap) {
   {
     auto cache = open_cache(dir, 2ULL << 30, initial_map);
     ASSERT_NE(cache, nullptr);
-    ASSERT_TRUE(cache->apply_listing(all, 1));
+    ASSERT_TRUE(cache->apply_listing(table_of(all), 1));
     for (int i = 0; i < 40; ++i) {
       const std::string uidl = "m" + std::to_string(i);
       ASSERT_TRUE(store_body(*cache, mid(uidl), pattern(uidl, 300 * kKiB + static_cast<std::size_t>(i))));

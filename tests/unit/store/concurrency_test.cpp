@@ -15,7 +15,10 @@
 namespace popfs::store {
 namespace {
 
+using testing::listed;
+using testing::ListedMessage;
 using testing::mid;
+using testing::table_of;
 using testing::open_cache;
 using testing::pattern;
 using testing::TempDir;
@@ -27,10 +30,10 @@ std::string uidl_of(int i) { return "msg" + std::to_string(i); }
 
 // Round r's listing: every message, all with LIST size r, so a reader can tell whether a
 // listing it got is one state or a mix of two.
-std::vector<ListedMessage> listing_of_round(std::uint64_t round) {
+MessageTable listing_of_round(std::uint64_t round) {
   std::vector<ListedMessage> out;
   for (int i = 0; i < kMessages; ++i) out.push_back(ListedMessage{mid(uidl_of(i)), round});
-  return out;
+  return table_of(out);
 }
 
 std::size_t body_size_of_round(int round) { return 1 + static_cast<std::size_t>(round) * 7919U % kMaxBody; }
@@ -143,7 +146,7 @@ TEST(Concurrency, ReadsNeverWaitForTheWriteLock) {
 
   auto cache = open_cache(dir);
   ASSERT_NE(cache, nullptr);
-  ASSERT_TRUE(cache->apply_listing({ListedMessage{mid("a"), 1}}, 1));
+  ASSERT_TRUE(cache->apply_listing(listed({{mid("a"), 1}}), 1));
   ASSERT_TRUE(testing::store_body(*cache, mid("a"), pattern("a", 1000)));
   const char byte = 'g';
   ASSERT_EQ(::write(go[1], &byte, 1), 1);

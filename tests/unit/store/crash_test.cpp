@@ -16,7 +16,10 @@
 namespace popfs::store {
 namespace {
 
+using testing::listed;
+using testing::ListedMessage;
 using testing::mid;
+using testing::table_of;
 using testing::pattern;
 using testing::TempDir;
 
@@ -27,10 +30,10 @@ constexpr std::uint64_t kCap = 8 * 1024 * 1024;
 std::string uidl_of(std::uint64_t i) { return "m" + std::to_string(i % kIds); }
 
 // State r of the listing: kWindow consecutive ids starting at r, each with LIST size r.
-std::vector<ListedMessage> listing_of_round(std::uint64_t round) {
+MessageTable listing_of_round(std::uint64_t round) {
   std::vector<ListedMessage> out;
   for (std::uint64_t j = 0; j < kWindow; ++j) out.push_back(ListedMessage{mid(uidl_of(round + j)), round});
-  return out;
+  return table_of(out);
 }
 
 // Every third body is big enough that its writer stages chunks before the commit.
@@ -124,7 +127,7 @@ TEST(Crash, KillNineAtRandomMomentsNeverLosesOrTearsCommittedData) {
     std::uint64_t stored_bytes = 0;
     for (std::size_t j = 0; j < expected.size(); ++j) {
       const auto& record = (*listing)[j];
-      EXPECT_EQ(record.id, expected[j].id);
+      EXPECT_EQ(record.id, expected.id(j));
       EXPECT_EQ(record.list_size, state);
       if (!record.has_body) continue;
       ASSERT_TRUE(record.exact_size.has_value());
@@ -168,7 +171,7 @@ TEST(Crash, StagedChunksOfAKilledWriterGoAtTheNextOpen) {
   {
     auto cache = testing::open_cache(dir);
     ASSERT_NE(cache, nullptr);
-    ASSERT_TRUE(cache->apply_listing({ListedMessage{mid("big"), 1}}, 1));
+    ASSERT_TRUE(cache->apply_listing(listed({{mid("big"), 1}}), 1));
   }
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);

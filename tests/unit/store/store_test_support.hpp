@@ -49,10 +49,33 @@ inline std::string pattern(std::string_view seed, std::size_t size) {
 
 inline MessageId mid(std::string uidl, std::uint32_t occurrence = 1) { return MessageId{std::move(uidl), occurrence}; }
 
-inline std::vector<ListedMessage> listed(std::initializer_list<std::pair<MessageId, std::uint64_t>> items) {
-  std::vector<ListedMessage> out;
-  for (const auto& [id, size] : items) out.push_back(ListedMessage{id, size});
-  return out;
+struct ListedMessage {
+  MessageId id;
+  std::uint64_t list_size = 0;
+};
+
+// A server's listing of these ids and sizes, in this order. The table counts occurrences
+// itself: each id must be what it would count (ADD_FAILURE otherwise).
+inline MessageTable table_of(const std::vector<ListedMessage>& items) {
+  MessageTable table;
+  for (const auto& [id, size] : items) {
+    const auto row = table.append(id.uidl, static_cast<std::uint32_t>(table.size() + 1), size);
+    if (table.occurrence(row) != id.occurrence) ADD_FAILURE() << "test listing: " << id.uidl << " is not occurrence " << id.occurrence;
+  }
+  return table;
+}
+
+inline MessageTable listed(std::initializer_list<std::pair<MessageId, std::uint64_t>> items) {
+  std::vector<ListedMessage> all;
+  for (const auto& [id, size] : items) all.push_back(ListedMessage{id, size});
+  return table_of(all);
+}
+
+// apply_listing, then the records of the new listing in server order.
+inline Result<std::vector<MessageRecord>> apply(Cache& cache, const MessageTable& table, std::int64_t now) {
+  auto applied = cache.apply_listing(table, now);
+  if (!applied) return applied.error();
+  return cache.listing();
 }
 
 inline std::unique_ptr<Cache> open_cache(const std::filesystem::path& dir, std::uint64_t cap = 2ULL << 30,

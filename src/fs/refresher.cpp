@@ -1,0 +1,142 @@
+#include "refresher.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace popfs::fs {
+namespace {
+
+std::function<bool(const MessageId&)> hidden_by(std::set<MessageId> ids) {
+  if (ids.empty()) return {};
+  return [ids = std::move(ids)](const MessageId& id) { return ids.count(id) != 0; };
+}
+
+}  // namespace
+
+Result<void> Refresher::load_cached() {
+  auto table = std::make_shared<MessageTable>();
+  std::vector<std::uint64_t> serials;
+  std::vector<InitialState> initial;
+  bool consistent = true;
+  auto scanned = core_.cache.scan_listing([&](const store::MessageRecord& r) {
+    const auto row = table->append(r.id.uidl, static_cast<std::uint32_t>(table->size() + 1), r.list_size);
+    if (table->occurrence(row) != r.id.occurrence) consistent = false;
+    serials.push_back(r.serial);
+    initial.push_back(InitialState{r.exact_size, r.stub_size, r.mtime, r.first_seen, r.has_stub, r.has_body});
+  });
+  if (!scanned) return scanned.error();
+  table->shrink_to_fit();
+  serials.shrink_to_fit();
+  if (!consistent) {
+    // Occurrences are counted in server order; a cache whose order disagrees is ignored
+    // (the server's listing replaces it).
+    spdlog::warn("the cached listing is out of order; waiting for the server's");
+    return {};
+  }
+  const auto installed = core_.names.install(std::move(table), std::move(serials), initial,
+                                             hidden_by(deletions_.hidden_ids()), core_.tasks.clock().wall_seconds());
+  core_.notify(installed.notes);
+  return {};
+}
+
+void Refresher::refresh(std::function<void(Result<void>)> done, mailbox::ListOptions options) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) {
+      if (done) core_.tasks.post([done] { done(Error(Errc::cancelled, "popfs is shutting down")); });
+      return;
+    }
+    if (done) waiters_.push_back(std::move(done));
+    if (in_flight_) return;
+    in_flight_ = true;
+    activity_.store(false, std::memory_order_relaxed);
+  }
+  core_.maildrop.list(
+      [this](Result<mailbox::Listing> listing) {
+        core_.tasks.post([this, listing = std::move(listing)]() mutable { listed(std::move(listing)); });
+      },
+      options);
+}
+
+void Refresher::fail(const Error& e) {
+  std::vector<std::function<void(Result<void>)>> waiters;
+  {
+    std::lock_guard lock(mu_);
+    last_error_ = e.describe();
+    in_flight_ = false;
+    waiters = std::move(waiters_);
+    waiters_.clear();
+  }
+  stubs_.set_server_reachable(false);
+  spdlog::warn("listing the mailbox failed, serving the cached listing: {}", e.describe());
+  for (auto& w : waiters) w(e);
+}
+
+void Refresher::listed(Result<mailbox::Listing> listing) {
+  if (!listing) return fail(listing.error());
+  const mailbox::Listing table = std::move(*listing);
+  const std::int64_t now = core_.tasks.clock().wall_seconds();
+
+  // A wholesale UIDL change (the server rebuilt its index) is a reset, not N new messages
+  // and N deletions: start the cache over, keeping what is needed to delete again.
+  if (!table->empty() && core_.names.counts().visible + core_.names.counts().held > 0 &&
+      !core_.names.knows_any(*table)) {
+    spdlog::warn("every UIDL on the server changed ({} messages now): resetting the cache", table->size());
+    deletions_.carry_over_reset();
+    if (auto r = core_.cache.reset(); !r) return fail(r.error());
+    deletions_.forget_all();
+  }
+  auto update = core_.cache.apply_listing(*table, now);
+  if (!update) return fail(update.error());
+  const auto installed =
+      core_.names.install(table, std::move(update->serials), {}, hidden_by(deletions_.hidden_ids()), now);
+  std::vector<std::function<void(Result<void>)>> waiters;
+  {
+    std::lock_guard lock(mu_);
+    last_refresh_ = std::chrono::system_clock::time_point(std::chrono::seconds(now));
+    last_error_.clear();
+    in_flight_ = false;
+    waiters = std::move(waiters_);
+    waiters_.clear();
+  }
+  stubs_.set_server_reachable(true);
+  core_.notify(installed.notes);
+  // Held messages are shown once their body and stub are fetched; the rest of the stubs
+  // come in the background so `ls -l` has its mtimes.
+  stubs_.prefetch(installed.held);
+  bodies_.fetch_held(installed.held);
+  if (core_.options.prefetch_stubs) stubs_.prefetch(core_.names.stubless());
+  (void)core_.cache.set_meta("last_refresh", std::to_string(now));
+  for (auto& w : waiters) w(Result<void>{});
+}
+
+void Refresher::start_polling() {
+  if (core_.options.poll.count() <= 0) return;
+  std::lock_guard lock(mu_);
+  if (stopped_) return;
+  poll_timer_ = core_.tasks.post_after(core_.options.poll, [this] { poll(); });
+}
+
+void Refresher::poll() {
+  // Only while the mount is in use: an idle mount does not keep logging in.
+  if (activity_.load(std::memory_order_relaxed)) refresh({});
+  start_polling();
+}
+
+void Refresher::report_error(const Error& error) {
+  std::lock_guard lock(mu_);
+  last_error_ = error.describe();
+}
+
+Refresher::State Refresher::state() {
+  std::lock_guard lock(mu_);
+  return State{last_refresh_, last_error_, in_flight_};
+}
+
+void Refresher::stop() {
+  std::lock_guard lock(mu_);
+  stopped_ = true;
+  core_.tasks.cancel(poll_timer_);
+  poll_timer_ = 0;
+}
+
+}  // namespace popfs::fs

@@ -1,0 +1,247 @@
+#include "stub_fetcher.hpp"
+
+#include <atomic>
+
+#include "popfs/fs/header_fields.hpp"
+#include "popfs/fs/mail_date.hpp"
+
+namespace popfs::fs {
+namespace {
+
+// Stubs are a few KiB; a message's LIST size bounds its stub.
+constexpr std::uint64_t kStubEstimate = 8 * 1024;
+constexpr std::size_t kStubsPerTransaction = 1024;
+
+Error gone_error() { return Error(Errc::not_found, "the message is no longer on the server"); }
+
+}  // namespace
+
+std::string to_lf(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
+    out += text[i];
+  }
+  return out;
+}
+
+bool StubFetcher::room() const {
+  return fetches_.size() < core_.options.max_stub_requests_in_flight &&
+         bytes_in_flight_ < core_.options.stub_window_bytes;
+}
+
+void StubFetcher::fetch(std::uint64_t serial, Done done) {
+  const auto message = core_.names.message(serial);
+  if (!message) {
+    if (done) core_.tasks.post([done] { done(gone_error()); });
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = fetches_.find(serial); it != fetches_.end()) {
+      if (auto text = it->second.text) {  // arrived, being stored
+        if (done) core_.tasks.post([done, text] { done(*text); });
+      } else if (done) {
+        it->second.waiters.push_back(std::move(done));
+      }
+      return;
+    }
+  }
+  if (message->has_stub) return read_cached(serial, message->id, std::move(done));
+  start(serial, *message, std::move(done));
+}
+
+void StubFetcher::read_cached(std::uint64_t serial, MessageId id, Done done) {
+  core_.tasks.post([this, serial, id = std::move(id), done = std::move(done)]() mutable {
+    auto stub = core_.cache.stub(id);
+    if (!stub) {
+      if (done) done(std::move(stub).error());
+      return;
+    }
+    if (stub.value()) {
+      if (done) done(std::move(*stub.value()));
+      return;
+    }
+    // The cache lost it: its size is not known any more; ask the server.
+    core_.notify(core_.names.set_has_stub(serial, false));
+    fetch(serial, std::move(done));
+  });
+}
+
+void StubFetcher::start(std::uint64_t serial, const Message& message, Done done) {
+  const bool no_top = core_.names.top_unsupported();
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = fetches_.find(serial); it != fetches_.end()) {
+      if (done) it->second.waiters.push_back(std::move(done));
+      return;
+    }
+    if (stopped_ || no_top) {
+      if (done) {
+        core_.tasks.post([done, stopped = stopped_] {
+          done(stopped ? Error(Errc::cancelled, "popfs is shutting down")
+                       : Error(Errc::unsupported, "the server does not support TOP"));
+        });
+      }
+      return;
+    }
+    Fetch& f = fetches_[serial];
+    f.id = message.id;
+    if (done) f.waiters.push_back(std::move(done));
+    f.estimate = std::min(message.list_size, kStubEstimate);
+    bytes_in_flight_ += f.estimate;
+  }
+  core_.maildrop.top(message.id, 0, [this, serial](Result<std::string> text) {
+    core_.tasks.post([this, serial, text = std::move(text)]() mutable { arrived(serial, std::move(text)); });
+  });
+}
+
+void StubFetcher::arrived(std::uint64_t serial, Result<std::string> result) {
+  std::optional<std::int64_t> date;
+  std::shared_ptr<const std::string> text;
+  if (result) {
+    if (auto field = header_field(*result, "Date")) date = parse_mail_date(*field);
+    text = std::make_shared<const std::string>(std::move(*result));
+  }
+  std::vector<Done> waiters;
+  bool schedule_store = false;
+  {
+    std::lock_guard lock(mu_);
+    auto it = fetches_.find(serial);
+    if (it != fetches_.end()) {
+      waiters = std::move(it->second.waiters);
+      if (text) {
+        it->second.text = text;
+        to_store_.push_back(Arrived{serial, it->second.id, text, date});
+        schedule_store = !store_scheduled_;
+        store_scheduled_ = true;
+      } else {
+        bytes_in_flight_ -= it->second.estimate;
+        fetches_.erase(it);
+      }
+    }
+    // Lookups wait for stubs only while the server answers.
+    const Errc code = text ? Errc::io : result.error().code;
+    reachable_ = text || code == Errc::message_gone || code == Errc::unsupported;
+    if (text) stalled_ = false;
+    if (!text && code == Errc::unsupported) queue_.clear();
+  }
+  if (schedule_store) core_.tasks.post_to(core_.store_queue, [this] { store_batch(); });
+  if (text) {
+    const std::optional<std::uint64_t> lf = core_.options.lf ? std::optional<std::uint64_t>(to_lf(*text).size())
+                                                             : std::nullopt;
+    core_.notify(core_.names.learn_stub(serial, text->size(), lf, date));
+    if (on_arrival_) on_arrival_(serial, *text);
+  } else if (result.error().code == Errc::unsupported) {
+    core_.notify(core_.names.mark_top_unsupported());
+  }
+  for (auto& w : waiters) {
+    if (text) {
+      w(*text);
+    } else {
+      w(result.error());
+    }
+  }
+  pump_prefetch();
+}
+
+// On the store queue: every stub that arrived since the last batch, in one transaction.
+void StubFetcher::store_batch() {
+  std::vector<Arrived> batch;
+  {
+    std::lock_guard lock(mu_);
+    const std::size_t take = std::min(to_store_.size(), kStubsPerTransaction);
+    batch.assign(std::make_move_iterator(to_store_.begin()), std::make_move_iterator(to_store_.begin() + static_cast<std::ptrdiff_t>(take)));
+    to_store_.erase(to_store_.begin(), to_store_.begin() + static_cast<std::ptrdiff_t>(take));
+  }
+  std::vector<store::StubWrite> writes;
+  writes.reserve(batch.size());
+  for (const auto& a : batch) writes.push_back(store::StubWrite{a.id, *a.text, a.date});
+  auto stored = core_.cache.put_stubs(writes);
+  Notes notes;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    notes.add(core_.names.set_has_stub(batch[i].serial, stored && (*stored)[i]));
+  }
+  bool again = false;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& a : batch) {
+      if (auto it = fetches_.find(a.serial); it != fetches_.end() && it->second.text == a.text) {
+        bytes_in_flight_ -= it->second.estimate;
+        fetches_.erase(it);
+      }
+    }
+    again = !to_store_.empty();
+    store_scheduled_ = again;
+  }
+  core_.notify(std::move(notes));
+  if (again) core_.tasks.post_to(core_.store_queue, [this] { store_batch(); });
+  pump_prefetch();  // the window has room again
+}
+
+void StubFetcher::prefetch(const std::vector<std::uint64_t>& serials) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    queue_.insert(queue_.end(), serials.begin(), serials.end());
+  }
+  pump_prefetch();
+}
+
+void StubFetcher::pump_prefetch() {
+  for (;;) {
+    std::uint64_t serial = 0;
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_ || queue_.empty() || !room()) return;
+      serial = queue_.front();
+      queue_.pop_front();
+      if (fetches_.count(serial) != 0) continue;
+    }
+    const auto message = core_.names.message(serial);
+    if (!message || message->has_stub || message->stub_size) continue;
+    start(serial, *message, {});
+  }
+}
+
+void StubFetcher::fetch_bounded(std::uint64_t serial, Done done) {
+  if (!worth_waiting()) {
+    return core_.tasks.post([done] { done(Error(Errc::timeout, "the server does not answer now")); });
+  }
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  auto timer = std::make_shared<std::atomic<Executor::TimerId>>(0);
+  timer->store(core_.tasks.post_after(core_.options.stub_wait, [this, answered, done] {
+    if (answered->exchange(true)) return;
+    {
+      std::lock_guard lock(mu_);
+      stalled_ = true;
+    }
+    done(Error(Errc::timeout, "the server did not send the header in time"));
+  }));
+  fetch(serial, [this, answered, timer, done](Result<std::string> stub) {
+    if (answered->exchange(true)) return;
+    core_.tasks.cancel(timer->load());
+    done(std::move(stub));
+  });
+}
+
+bool StubFetcher::worth_waiting() {
+  if (!core_.options.wait_for_stubs || core_.names.top_unsupported()) return false;
+  std::lock_guard lock(mu_);
+  return reachable_ && !stalled_ && !stopped_;
+}
+
+void StubFetcher::set_server_reachable(bool reachable) {
+  std::lock_guard lock(mu_);
+  reachable_ = reachable;
+  if (reachable) stalled_ = false;
+}
+
+void StubFetcher::stop() {
+  std::lock_guard lock(mu_);
+  stopped_ = true;
+  queue_.clear();
+}
+
+}  // namespace popfs::fs

@@ -1,0 +1,79 @@
+#pragma once
+// Header stubs (TOP n 0): one request per message shared by everyone who wants it, a
+// background prefetch that keeps the server busy (its window counts bytes, not requests),
+// and cache writes in batches (one transaction for every stub that arrived meanwhile).
+//
+// Threading: any thread may call in. One mutex guards the state below; it is never held
+// while calling out (maildrop, cache, namespace, callbacks). Completions run on the
+// executor, through the core's TaskScope; cache writes on the store queue.
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core_context.hpp"
+
+namespace popfs::fs {
+
+class StubFetcher {
+ public:
+  using Done = std::function<void(Result<std::string>)>;  // the stub as the server sends it
+
+  explicit StubFetcher(CoreContext& core) : core_(core) {}
+
+  // From a fetch in flight, the cache, or TOP n 0. `done` (may be empty) runs later.
+  void fetch(std::uint64_t serial, Done done);
+  // For the kernel's lookup and getattr: as fetch(), but gives up after FsOptions::stub_wait
+  // (Errc::timeout). After one such wait, and while the server is unreachable, it gives up
+  // at once, until a stub arrives again: a stalled server must not stall `ls -l`.
+  void fetch_bounded(std::uint64_t serial, Done done);
+  // Whether a kernel lookup should wait for a stub at all.
+  bool worth_waiting();
+  // Fetches these in the background, in this order, within the window.
+  void prefetch(const std::vector<std::uint64_t>& serials);
+  void set_server_reachable(bool reachable);
+  // Called (on the executor) with every stub that arrives from the server.
+  void on_arrival(std::function<void(std::uint64_t serial, const std::string& stub)> hook) { on_arrival_ = std::move(hook); }
+  void stop();
+
+ private:
+  struct Fetch {
+    MessageId id;
+    std::vector<Done> waiters;
+    std::shared_ptr<const std::string> text;  // arrived, waiting to be stored
+    std::uint64_t estimate = 0;               // bytes counted against the window
+  };
+  struct Arrived {
+    std::uint64_t serial;
+    MessageId id;
+    std::shared_ptr<const std::string> text;
+    std::optional<std::int64_t> date;
+  };
+
+  void start(std::uint64_t serial, const Message& message, Done done);
+  void arrived(std::uint64_t serial, Result<std::string> result);
+  void read_cached(std::uint64_t serial, MessageId id, Done done);
+  void pump_prefetch();
+  void store_batch();
+  bool room() const;  // mu_ held
+
+  CoreContext& core_;
+  std::function<void(std::uint64_t, const std::string&)> on_arrival_;  // set before any fetch
+  std::mutex mu_;
+  std::unordered_map<std::uint64_t, Fetch> fetches_;
+  std::deque<std::uint64_t> queue_;
+  std::uint64_t bytes_in_flight_ = 0;
+  std::vector<Arrived> to_store_;
+  bool store_scheduled_ = false;
+  bool reachable_ = true;
+  bool stalled_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace popfs::fs

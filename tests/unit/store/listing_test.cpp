@@ -1,0 +1,196 @@
+// The listing merge (apply_listing): what it reports, what it writes, server order kept
+// through reorders and reopens, batched stubs, and the migration from schema 1.
+
+#include <algorithm>
+
+#include "popfs/store/cache.hpp"
+#include "popfs/store/lmdb.hpp"
+#include "store_test_support.hpp"
+
+namespace popfs::store {
+namespace {
+
+using testing::apply;
+using testing::apply;
+using testing::listed;
+using testing::ListedMessage;
+using testing::table_of;
+using testing::mid;
+using testing::open_cache;
+using testing::TempDir;
+
+std::vector<std::string> uidls_of(Cache& cache) {
+  std::vector<std::string> out;
+  auto listing = cache.listing();
+  EXPECT_TRUE(listing);
+  if (listing) {
+    for (const auto& r : *listing) out.push_back(r.id.uidl);
+  }
+  return out;
+}
+
+TEST(ListingMerge, ReportsTheSerialOfEveryRowAndWhatLeft) {
+  TempDir tmp;
+  auto cache = open_cache(tmp.path() / "c");
+  ASSERT_NE(cache, nullptr);
+  auto first = cache->apply_listing(listed({{mid("a"), 1}, {mid("b"), 2}, {mid("c"), 3}}), 10);
+  ASSERT_TRUE(first) << first.error().describe();
+  EXPECT_EQ(first->serials, (std::vector<std::uint64_t>{kFirstSerial, kFirstSerial + 1, kFirstSerial + 2}));
+  EXPECT_TRUE(first->removed_serials.empty());
+  EXPECT_EQ(first->added, 3u);
+
+  auto second = cache->apply_listing(listed({{mid("a"), 1}, {mid("c"), 30}, {mid("d"), 4}, {mid("e"), 5}}), 20);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->serials,
+            (std::vector<std::uint64_t>{kFirstSerial, kFirstSerial + 2, kFirstSerial + 3, kFirstSerial + 4}));
+  EXPECT_EQ(second->removed_serials, (std::vector<std::uint64_t>{kFirstSerial + 1}));
+  EXPECT_EQ(second->added, 2u);
+  EXPECT_EQ(cache->record(mid("c"))->value().list_size, 30u) << "a changed LIST size is written";
+  EXPECT_EQ(cache->record(mid("c"))->value().first_seen, 10) << "and nothing else of the record";
+
+  auto same = cache->apply_listing(listed({{mid("a"), 1}, {mid("c"), 30}, {mid("d"), 4}, {mid("e"), 5}}), 30);
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->serials, second->serials);
+  EXPECT_TRUE(same->removed_serials.empty());
+  EXPECT_EQ(same->added, 0u);
+}
+
+TEST(ListingMerge, ManyMessagesMergeWithFewChanges) {
+  TempDir tmp;
+  auto cache = open_cache(tmp.path() / "c");
+  ASSERT_NE(cache, nullptr);
+  std::vector<testing::ListedMessage> all;
+  for (int i = 0; i < 20000; ++i) all.push_back({mid("msg" + std::to_string(i * 7 % 20000)), 100});
+  ASSERT_TRUE(cache->apply_listing(testing::table_of(all), 1));
+  ASSERT_TRUE(cache->put_stub(all[500].id, "Subject: kept\r\n\r\n", 99));
+  all.erase(all.begin() + 100);     // deleted elsewhere
+  all.push_back({mid("fresh"), 7});  // new mail
+  auto update = cache->apply_listing(testing::table_of(all), 2);
+  ASSERT_TRUE(update);
+  EXPECT_EQ(update->added, 1u);
+  ASSERT_EQ(update->removed_serials.size(), 1u);
+  EXPECT_EQ(update->removed_serials[0], kFirstSerial + 100);
+  EXPECT_EQ(update->serials.back(), kFirstSerial + 20000);
+  auto listing = cache->listing();
+  ASSERT_TRUE(listing);
+  ASSERT_EQ(listing->size(), all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) ASSERT_EQ((*listing)[i].id, all[i].id) << i;
+  EXPECT_EQ((*listing)[499].mtime, 99) << "a survivor keeps its stub's date";
+  EXPECT_TRUE((*listing)[499].has_stub);
+}
+
+TEST(ListingMerge, AServerThatReordersKeepsItsOrderAcrossReopen) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "c";
+  {
+    auto cache = open_cache(dir);
+    ASSERT_NE(cache, nullptr);
+    ASSERT_TRUE(cache->apply_listing(listed({{mid("a"), 1}, {mid("b"), 1}, {mid("c"), 1}}), 1));
+    ASSERT_TRUE(cache->apply_listing(listed({{mid("c"), 1}, {mid("new"), 1}, {mid("a"), 1}, {mid("b"), 1}}), 2));
+    EXPECT_EQ(uidls_of(*cache), (std::vector<std::string>{"c", "new", "a", "b"}));
+  }
+  auto cache = open_cache(dir);
+  ASSERT_NE(cache, nullptr);
+  EXPECT_EQ(uidls_of(*cache), (std::vector<std::string>{"c", "new", "a", "b"}));
+  // Back in the order they were first seen: no separate order needed, still right.
+  ASSERT_TRUE(cache->apply_listing(listed({{mid("a"), 1}, {mid("b"), 1}, {mid("c"), 1}, {mid("new"), 1}}), 3));
+  EXPECT_EQ(uidls_of(*cache), (std::vector<std::string>{"a", "b", "c", "new"}));
+}
+
+TEST(ListingMerge, DuplicatesAndAResetKeepSerialsUnique) {
+  TempDir tmp;
+  auto cache = open_cache(tmp.path() / "c");
+  ASSERT_NE(cache, nullptr);
+  auto first = apply(*cache, listed({{mid("x", 1), 1}, {mid("y"), 1}, {mid("x", 2), 1}}), 1);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->size(), 3u);
+  EXPECT_EQ((*first)[2].id, mid("x", 2));
+  ASSERT_TRUE(cache->reset());
+  EXPECT_TRUE(uidls_of(*cache).empty());
+  auto after = apply(*cache, listed({{mid("x", 1), 1}, {mid("x", 2), 1}}), 2);
+  ASSERT_TRUE(after);
+  ASSERT_EQ(after->size(), 2u);
+  EXPECT_EQ((*after)[0].serial, kFirstSerial + 3);
+  EXPECT_EQ((*after)[1].serial, kFirstSerial + 4);
+}
+
+TEST(Stubs, ABatchIsStoredInOneGoAndUnlistedOnesAreLeftOut) {
+  TempDir tmp;
+  auto cache = open_cache(tmp.path() / "c");
+  ASSERT_NE(cache, nullptr);
+  ASSERT_TRUE(cache->apply_listing(listed({{mid("a"), 1}, {mid("b"), 1}}), 1));
+  const std::string a = "Subject: a\r\n\r\n";
+  const std::string b = "Subject: bb\r\n\r\n";
+  auto stored = cache->put_stubs({{mid("a"), a, 77}, {mid("gone"), "x", std::nullopt}, {mid("b"), b, std::nullopt}});
+  ASSERT_TRUE(stored) << stored.error().describe();
+  EXPECT_EQ(*stored, (std::vector<bool>{true, false, true}));
+  EXPECT_EQ(cache->stub(mid("a"))->value_or(""), a);
+  EXPECT_EQ(cache->stub(mid("b"))->value_or(""), b);
+  const auto ra = cache->record(mid("a"))->value();
+  EXPECT_EQ(ra.mtime, 77);
+  EXPECT_EQ(ra.stub_size, a.size());
+  EXPECT_EQ(cache->record(mid("b"))->value().stub_size, b.size());
+  EXPECT_EQ(cache->record(mid("b"))->value().mtime, 1);
+}
+
+// A schema 1 cache as popfs 0.1 wrote it: the listing keyed by position, records of layout 1.
+void write_schema1_cache(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
+  auto env = lmdb::Env::open(dir, {});
+  auto txn = lmdb::Txn::begin(env, 0);
+  auto internal = lmdb::Dbi::open(txn, "internal", MDB_CREATE);
+  auto messages = lmdb::Dbi::open(txn, "messages", MDB_CREATE);
+  auto listing = lmdb::Dbi::open(txn, "listing", MDB_CREATE);
+  auto stubs = lmdb::Dbi::open(txn, "stubs", MDB_CREATE);
+  auto be = [](std::uint64_t v, int bytes) {
+    std::string out;
+    for (int shift = (bytes - 1) * 8; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
+    return out;
+  };
+  auto key = [&](const std::string& uidl) { return be(uidl.size(), 4) + uidl + be(1, 4); };
+  // Server order z, a; z got its inode pair first (4/5), a second (6/7); z has a stub.
+  const std::vector<std::pair<std::string, std::uint64_t>> order{{"z", 4}, {"a", 6}};
+  for (std::size_t pos = 0; pos < order.size(); ++pos) {
+    const auto& [uidl, inode] = order[pos];
+    std::string record = std::string(1, '\1') + be(inode, 8) + be(100 + pos, 8) + be(0, 8) + be(1136239445, 8) +
+                         be(1000, 8) + std::string(1, uidl == "z" ? '\2' : '\0');
+    messages.put(txn, key(uidl), record);
+    listing.put(txn, be(pos, 8), key(uidl));
+  }
+  stubs.put(txn, key("z"), "Subject: z\r\n\r\n");
+  internal.put(txn, "schema_version", "1");
+  internal.put(txn, "next_inode", be(8, 8));
+  txn.commit();
+}
+
+TEST(Schema, Version1CacheIsMigratedKeepingOrderSerialsAndStubs) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "c";
+  write_schema1_cache(dir);
+  auto cache = open_cache(dir);
+  ASSERT_NE(cache, nullptr);
+  auto listing = cache->listing();
+  ASSERT_TRUE(listing) << listing.error().describe();
+  ASSERT_EQ(listing->size(), 2u);
+  EXPECT_EQ((*listing)[0].id, mid("z"));
+  EXPECT_EQ((*listing)[0].serial, 4u);
+  EXPECT_EQ((*listing)[0].mtime, 1136239445);
+  EXPECT_TRUE((*listing)[0].has_stub);
+  EXPECT_EQ((*listing)[1].id, mid("a"));
+  EXPECT_EQ((*listing)[1].serial, 6u);
+  EXPECT_EQ((*listing)[1].list_size, 101u);
+  EXPECT_EQ(cache->stub(mid("z"))->value_or(""), "Subject: z\r\n\r\n");
+  // New mail continues the old counter; the old records keep their serials.
+  auto update = cache->apply_listing(listed({{mid("z"), 100}, {mid("a"), 101}, {mid("n"), 5}}), 2000);
+  ASSERT_TRUE(update);
+  EXPECT_EQ(update->serials, (std::vector<std::uint64_t>{4, 6, 8}));
+  EXPECT_EQ(cache->record(mid("z"))->value().first_seen, 1000);
+  cache.reset();
+  auto env = lmdb::Env::open(dir, {});
+  auto txn = lmdb::Txn::begin(env, MDB_RDONLY);
+  EXPECT_EQ(lmdb::Dbi::open(txn, "internal", 0).get(txn, "schema_version").value_or(""), "2");
+}
+
+}  // namespace
+}  // namespace popfs::store

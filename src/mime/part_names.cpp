@@ -124,7 +124,10 @@ std::string_view extension_for_type(std::string_view content_type) {
   for (const auto& [type, extension] : kTable) {
     if (type == content_type) return extension;
   }
-  if (content_type.substr(0, 5) == "text/") return ".txt";
+  // A multipart listed as a file is one GMime could not split: its body is text.
+  if (content_type.substr(0, 5) == "text/" || content_type.substr(0, 10) == "multipart/") {
+    return ".txt";
+  }
   return ".bin";
 }
 

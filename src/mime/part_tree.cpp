@@ -97,7 +97,7 @@ class TreeBuilder {
   void list_body(GMimeObject* body, const PartPath& base, std::size_t depth,
                  std::vector<PartEntry>& folder) {
     UniqueNames names;
-    if (GMIME_IS_MULTIPART(body)) {
+    if (GMIME_IS_MULTIPART(body) && g_mime_multipart_get_count(GMIME_MULTIPART(body)) > 0) {
       GMimeMultipart* multipart = GMIME_MULTIPART(body);
       list_children(multipart, base, depth, folder, names);
     } else {
@@ -124,7 +124,9 @@ class TreeBuilder {
       ++tree_.omitted;
       return;
     }
-    if (GMIME_IS_MULTIPART(object)) {
+    if (GMIME_IS_MULTIPART(object) && g_mime_multipart_get_count(GMIME_MULTIPART(object)) == 0) {
+      list_unsplit_multipart(object, path, folder, names);
+    } else if (GMIME_IS_MULTIPART(object)) {
       PartEntry entry = make_folder(object, path, names);
       UniqueNames child_names;
       list_children(GMIME_MULTIPART(object), path, depth + 1, entry.children, child_names);
@@ -167,6 +169,24 @@ class TreeBuilder {
       entry.decoded_size = detail::decoded_length(
           input_.substr(range->offset, range->length), entry.encoding);
     }
+    folder.push_back(std::move(entry));
+  }
+
+  // A multipart in which GMime found no parts (no boundary parameter, or its boundary never
+  // occurs): its body as it is, so that nothing is hidden.
+  void list_unsplit_multipart(GMimeObject* object, const PartPath& path,
+                              std::vector<PartEntry>& folder, UniqueNames& names) {
+    ++listed_;
+    PartEntry entry;
+    entry.path = path;
+    entry.content_type = mime_type_of(object);
+    std::string name = sanitize_part_name(sender_name(object));
+    if (name.empty()) name = generated_part_name(path.to_string(), entry.content_type);
+    entry.name = names.claim(name);
+    const auto range = detail::body_range(object, input_, boundaries_);
+    entry.content_offset = range.offset;
+    entry.content_length = range.length;
+    entry.decoded_size = range.length;
     folder.push_back(std::move(entry));
   }
 
@@ -238,6 +258,13 @@ PartTree parse_parts(std::string_view message, const PartLimits& limits) {
   tree.truncated = guard.cut;
 
   auto options = detail::make_parser_options();
+  // GMime stops descending at its own nesting limit and says so only through this callback.
+  g_mime_parser_options_set_warning_callback(
+      options.get(),
+      [](gint64, GMimeParserWarning warning, const gchar*, gpointer truncated) {
+        if (warning == GMIME_CRIT_NESTING_OVERFLOW) *static_cast<bool*>(truncated) = true;
+      },
+      &tree.truncated);
   auto parsed = detail::parse_message(input, options.get());
   if (!parsed) return tree;
   GMimeObject* body = g_mime_message_get_mime_part(parsed.get());

@@ -71,6 +71,15 @@ std::size_t content_end(std::string_view input, std::size_t start,
 
 }  // namespace
 
+ByteRange body_range(GMimeObject* part, std::string_view input,
+                     const std::vector<std::string>& enclosing_boundaries) {
+  const auto own = first_header_offset(g_mime_object_get_header_list(part), input.size());
+  if (!own) return {};
+  const std::size_t start = after_header_block(input, *own);
+  const std::size_t end = content_end(input, start, enclosing_boundaries);
+  return {start, end - start};
+}
+
 ByteRange message_part_range(GMimeObject* part, GMimeMessage* forwarded, std::string_view input,
                              const std::vector<std::string>& enclosing_boundaries) {
   std::optional<std::size_t> start;

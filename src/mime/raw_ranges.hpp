@@ -17,4 +17,9 @@ namespace popfs::mime::detail {
 ByteRange message_part_range(GMimeObject* part, GMimeMessage* forwarded, std::string_view input,
                              const std::vector<std::string>& enclosing_boundaries);
 
+// The undecoded body of any part with headers of its own (e.g. a multipart GMime could not
+// split); empty when the part has no headers.
+ByteRange body_range(GMimeObject* part, std::string_view input,
+                     const std::vector<std::string>& enclosing_boundaries);
+
 }  // namespace popfs::mime::detail

@@ -27,7 +27,8 @@ std::string sanitize_part_name(std::string_view raw);
 std::string generated_part_name(std::string_view path, std::string_view content_type);
 
 // Extension (with the dot) for a lower-case "type/subtype"; ".bin" when none is known,
-// ".txt" for any other text/*.
+// ".txt" for any other text/* and for multipart/* (listed as a file only when GMime found no
+// parts in it).
 std::string_view extension_for_type(std::string_view content_type);
 
 // Hands out names unique within one folder, in the order asked: the first "a.txt" stays

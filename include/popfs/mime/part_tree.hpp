@@ -85,7 +85,7 @@ struct PartLimits {
   std::size_t max_boundary_lines = 10000;          // lines that may start a part
   std::size_t max_header_lines = 20000;            // lines that may be header lines
   std::size_t max_header_bytes = 4 * 1024 * 1024;  // and their bytes
-  std::uint64_t max_boundary_checks = 20'000'000;  // "--" lines x boundaries open
+  std::uint64_t max_boundary_checks = 5'000'000;  // "--" lines x boundaries open
 };
 
 // Never fails: malformed MIME gives a best-effort tree (possibly empty).

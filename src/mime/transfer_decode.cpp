@@ -1,5 +1,6 @@
 #include "transfer_decode.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -33,7 +34,8 @@ void transfer_decode(std::string_view encoded, TransferEncoding encoding,
   // The filter API takes a writable buffer; each piece is copied into one so the caller's
   // bytes are never handed to GMime as writable. All input goes through filter() and
   // complete() gets none: the uudecoder looks for its "begin" line in filter() only.
-  auto buffer = std::make_unique<char[]>(kDecodeChunkBytes);
+  const std::size_t buffer_size = std::max<std::size_t>(1, std::min(encoded.size(), kDecodeChunkBytes));
+  auto buffer = std::make_unique_for_overwrite<char[]>(buffer_size);
   char* out = nullptr;
   std::size_t out_length = 0;
   std::size_t out_prespace = 0;

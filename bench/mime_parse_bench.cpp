@@ -83,6 +83,24 @@ std::string ten_mib_message() {
          base64_lines(attachment) + crlf("--=_b_=--\n");
 }
 
+// Heap bytes a kept tree holds (entries, names, types, paths).
+std::size_t tree_bytes(const std::vector<popfs::mime::PartEntry>& entries) {
+  std::size_t total = entries.capacity() * sizeof(popfs::mime::PartEntry);
+  for (const auto& e : entries) {
+    if (e.name.capacity() > 15) total += e.name.capacity() + 1;
+    if (e.content_type.capacity() > 15) total += e.content_type.capacity() + 1;
+    total += e.path.indices.capacity() * sizeof(std::uint32_t);
+    total += tree_bytes(e.children);
+  }
+  return total;
+}
+
+std::size_t count_entries(const std::vector<popfs::mime::PartEntry>& entries) {
+  std::size_t n = entries.size();
+  for (const auto& e : entries) n += count_entries(e.children);
+  return n;
+}
+
 void row(const char* what, std::size_t bytes, const Figures& f, const char* target) {
   std::printf("%-44s %7.2f MiB  %9.1f ms  peak +%7.1f MiB   target: %s\n", what,
               static_cast<double>(bytes) / (1024.0 * 1024.0), f.ms,
@@ -102,8 +120,10 @@ int main() {
     std::fprintf(stderr, "bench-mime: big.pdf not listed\n");
     return 1;
   }
-  std::printf("10 MiB message: %zu bytes, big.pdf decodes to %llu bytes\n\n", big.size(),
-              static_cast<unsigned long long>(pdf->decoded_size));
+  std::printf("10 MiB message: %zu bytes, big.pdf decodes to %llu bytes; the tree kept: %zu "
+              "entries, %zu bytes\n\n",
+              big.size(), static_cast<unsigned long long>(pdf->decoded_size),
+              count_entries(tree.entries), tree_bytes(tree.entries));
   row("parse_parts (10 MiB, 7 MiB base64 inside)", big.size(),
       measure([&] { (void)popfs::mime::parse_parts(big); }, 9), "<= 100 ms, <= 4 MiB");
   row("decode_part big.pdf into a string", big.size(),
@@ -135,6 +155,11 @@ int main() {
         "<= 1 s, <= 64 MiB");
   };
   hostile("a million 7-byte parts", tiny);
+  const auto tiny_tree = popfs::mime::parse_parts(tiny);
+  std::printf("%-44s (tree kept: %zu entries, %.1f KiB, %zu bytes per entry)\n", "",
+              count_entries(tiny_tree.entries),
+              static_cast<double>(tree_bytes(tiny_tree.entries)) / 1024.0,
+              tree_bytes(tiny_tree.entries) / std::max<std::size_t>(1, count_entries(tiny_tree.entries)));
   hostile("two million 5-byte header lines", headers);
   hostile("10,000 nested multiparts", nested);
   hostile("1,000 nested, then 2 million \"--x\" lines", dashes);

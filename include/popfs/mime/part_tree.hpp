@@ -15,7 +15,10 @@
 //
 // Costs: one parse reads the message once with GMime (no copy of the message is made) and
 // once more to decode every leaf into a counter, so decoded_size is exact for every file.
-// The tree keeps names, types and offsets only, no content: about 200 bytes per entry.
+// The tree keeps names, types and offsets only, no content: about 250 bytes per entry
+// (scripts/bench-mime). On a 10 MiB message with a 7 MiB base64 attachment a parse took
+// 55 ms (about half of it decoding the attachment to count its bytes) and 1.4 MiB of peak
+// memory.
 // GMime's own objects are freed before parse_parts returns.
 //
 // Thread safety: every function may be called from several threads at once (GMime is

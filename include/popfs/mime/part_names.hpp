@@ -19,7 +19,7 @@ inline constexpr std::size_t kMaxNameBytes = 255;  // NAME_MAX
 //   no "." or "..");
 // - at most kMaxNameBytes bytes, cut on a character boundary, keeping an extension of up
 //   to 16 bytes ("long...name.pdf" stays a .pdf).
-// nullopt-like result: an empty string when nothing usable is left (empty, only dots or
+// Returns an empty string when nothing usable is left (empty, only dots or
 // spaces); the caller then uses a generated name.
 std::string sanitize_part_name(std::string_view raw);
 

@@ -45,10 +45,13 @@ std::string_view auth_method_name(AuthMethod method) noexcept;
 
 // Bounds on pipelining.
 struct ConnectionLimits {
-  std::size_t max_commands_in_flight = 64;
-  // Bytes of commands written and not answered: kept well below any socket buffer so a
-  // write never blocks while the server is blocked writing answers we are not reading.
-  std::size_t max_bytes_in_flight = 4096;
+  // Enough that the server never waits for the next command, even on a long link: a
+  // window of 1,024 TOP n 0 answers is a few MB in flight.
+  std::size_t max_commands_in_flight = 1024;
+  // Bytes of commands written and not answered: kept below the socket buffers (16 KiB is
+  // Linux's initial send buffer; the peer's receive buffer is larger), so a write never
+  // blocks while the server is blocked writing answers we are not reading.
+  std::size_t max_bytes_in_flight = 16384;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {

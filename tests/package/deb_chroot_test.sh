@@ -13,22 +13,34 @@
 set -euo pipefail
 build=$1
 version=$2
-work=$(mktemp -d /tmp/popfs-deb-chroot.XXXXXX)
-root=$work/root
 
-cleanup() {
-  # Unmount everything under the chroot (deepest first), then remove it without ever
-  # crossing into another file system (a mount we failed to undo must not be emptied).
-  local mounts
-  mounts=$(awk -v r="$root" '$5 == r || index($5, r "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r)
-  for m in $mounts; do umount "$m" 2>/dev/null || umount -l "$m" || true; done
-  if awk -v r="$root" '$5 == r || index($5, r "/") == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
-    echo "deb_chroot_test: mounts left under $root; not removing $work" >&2
+# Unmounts everything under a chroot (deepest first), then removes its work dir without ever
+# crossing into another file system (a mount we failed to undo must not be emptied).
+mounts_under() { awk -v r="$1" '$5 == r || index($5, r "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r; }
+remove_work_dir() {
+  local dir=$1 m
+  for m in $(mounts_under "$dir/root"); do umount "$m" 2>/dev/null || umount -l "$m" || true; done
+  if [ -n "$(mounts_under "$dir/root")" ]; then
+    echo "deb_chroot_test: mounts left under $dir/root; not removing $dir" >&2
     return
   fi
-  rm -rf --one-file-system "$work"
+  rm -rf --one-file-system "$dir"
 }
-trap cleanup EXIT
+
+# A run killed outright (SIGKILL from a ctest timeout) cannot clean up after itself: remove
+# what such runs of this test left, once their process is gone.
+for stale in /tmp/popfs-deb-chroot.*; do
+  [ -f "$stale/pid" ] || continue
+  kill -0 "$(cat "$stale/pid")" 2>/dev/null && continue
+  echo "deb_chroot_test: removing $stale, left by an earlier run"
+  remove_work_dir "$stale"
+done
+
+work=$(mktemp -d /tmp/popfs-deb-chroot.XXXXXX)
+echo $$ >"$work/pid"
+root=$work/root
+trap 'remove_work_dir "$work"' EXIT
+trap 'exit 130' INT TERM HUP
 
 failed=0
 fail() { echo "FAIL: $*"; failed=1; }

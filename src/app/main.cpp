@@ -86,7 +86,9 @@ int run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (auto rewritten = rewrite_mount_helper_args(args)) args = std::move(*rewritten);
 
-  CLI::App app{"popfs: a POP3 mailbox as a directory of message files"};
+  // The arguments are parsed from a vector (after the mount(8) rewrite), which does not carry
+  // argv[0]: name the program here so usage lines read "Usage: popfs ...".
+  CLI::App app{"popfs: a POP3 mailbox as a directory of message files", "popfs"};
   app.set_version_flag("--version", std::string("popfs ") + POPFS_VERSION);
   app.require_subcommand(1);
   std::string config_path;

@@ -81,8 +81,10 @@ std::vector<std::string> tokenize(std::string_view in) {
   return tokens;
 }
 
+// Digits only: from_chars would take a sign, and "-1" is neither an hour nor a year.
 std::optional<int> parse_int(std::string_view s) {
   if (s.empty() || s.size() > 9) return std::nullopt;
+  if (s.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
   int value = 0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;

@@ -381,6 +381,11 @@ Session::~Session() {
     impl_->loop_thread.join();
   }
   impl_->unmount();
+  // Requests the core still holds (a getxattr waiting for its stub, a read for its body) are
+  // answered from core threads; a reply after fuse_session_destroy touches freed memory
+  // (ThreadSanitizer caught one racing the destroy). Shutting the core down runs the
+  // remaining completions and joins its threads, so every reply is in before the free.
+  impl_->filesystem.shutdown();
   if (impl_->se != nullptr) fuse_session_destroy(impl_->se);
 }
 

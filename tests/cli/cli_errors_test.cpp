@@ -249,5 +249,48 @@ TEST(CliHelp, HelpAndVersionExit0) {
   EXPECT_NE(version.out.find(POPFS_EXPECTED_VERSION), std::string::npos) << version.out;
 }
 
+// The first line of every help names the program and the command, as a user types them
+// (issue 11: "Usage:" used to be followed by nothing, because the arguments are parsed from a
+// vector without argv[0]).
+TEST(CliHelp, EveryCommandsHelpStartsWithUsagePopfsAndTheCommand) {
+  CliEnvironment env;
+  struct Case {
+    std::vector<std::string> command;
+    std::vector<std::string> shown;  // positionals and options the help must name
+  };
+  const std::vector<Case> cases = {
+      {{}, {"mount", "umount", "status", "refresh", "sync", "cache", "--config", "--version"}},
+      {{"mount"}, {"source", "mountpoint", "--password-file", "--foreground", "-o"}},
+      {{"umount"}, {"mountpoint"}},
+      {{"status"}, {"mountpoint"}},
+      {{"refresh"}, {"mountpoint"}},
+      {{"sync"}, {"target", "--password-file", "--cache-dir"}},
+      {{"cache"}, {"stats", "clear"}},
+      {{"cache", "stats"}, {"source", "--cache-dir"}},
+      {{"cache", "clear"}, {"source", "--cache-dir"}},
+  };
+  for (const auto& c : cases) {
+    std::string expected_usage = "Usage: popfs";
+    for (const auto& word : c.command) expected_usage += " " + word;
+    for (const char* help_flag : {"--help", "-h"}) {
+      std::vector<std::string> argv = c.command;
+      argv.emplace_back(help_flag);
+      const auto r = env.run(argv);
+      const std::string what = expected_usage + " " + help_flag;
+      EXPECT_EQ(r.exit_code, 0) << what << "\n" << r.describe();
+      EXPECT_EQ(r.err, "") << what;
+      const auto usage = r.out.find("Usage:");
+      ASSERT_NE(usage, std::string::npos) << what << "\n" << r.out;
+      const auto line_end = r.out.find('\n', usage);
+      const std::string usage_line = r.out.substr(usage, line_end - usage);
+      // "Usage: popfs cache" must not pass for "popfs cache stats": the next byte ends the name.
+      EXPECT_EQ(usage_line.rfind(expected_usage + " ", 0), 0u) << what << "\nusage line: " << usage_line;
+      for (const auto& shown : c.shown) {
+        EXPECT_NE(r.out.find(shown), std::string::npos) << shown << " missing from " << what << "\n" << r.out;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace popfs::test::cli

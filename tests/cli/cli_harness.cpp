@@ -129,7 +129,7 @@ std::vector<std::string> CliEnvironment::environment(const std::vector<std::stri
       "XDG_CACHE_HOME=" + (dir_ / "home/.cache").string(),
       "LANG=C",
   };
-  for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"}) {
+  for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"}) {
     if (const char* value = std::getenv(name)) env.push_back(std::string(name) + "=" + value);
   }
   env.insert(env.end(), extra.begin(), extra.end());

@@ -26,7 +26,10 @@ class Session {
   // be used as soon as this returns. A failure is an Error with a readable message:
   // mountpoint missing, not a directory, already mounted/busy, /dev/fuse unavailable.
   static Result<std::unique_ptr<Session>> mount(fs::Filesystem& filesystem, const MountConfig& config);
-  ~Session();  // unmounts if still mounted
+  // Unmounts if still mounted, then shuts the filesystem core down (Filesystem::shutdown,
+  // idempotent) so that every request it still holds is answered while libfuse can take the
+  // reply. The Filesystem must outlive the Session and is not usable after it.
+  ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 

@@ -28,6 +28,13 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
+// The decompressed bytes of a .gz file (empty if gzip fails, which the checks then report).
+std::string read_gzip(const std::string& path) {
+  auto out = run_program({"gzip", "-dc", path}, 30s);
+  if (!out.ok() || out->exit_status != 0) return {};
+  return out->out;
+}
+
 // Installs the support component (everything but the popfs binary) into a staging tree.
 class InstalledTree : public ::testing::Test {
  protected:
@@ -63,11 +70,21 @@ TEST_F(InstalledTree, FilesLandWhereTheSystemLooksForThem) {
   EXPECT_NE(read_file(path("/usr/share/bash-completion/completions/popfs")).find("complete -F _popfs popfs"),
             std::string::npos);
 
-  const std::string man1 = read_file(path("/usr/share/man/man1/popfs.1"));
+  // Man pages are installed gzip-compressed, as Debian policy wants.
+  const std::string man1 = read_gzip(path("/usr/share/man/man1/popfs.1.gz"));
   EXPECT_NE(man1.find(".TH \"popfs\" \"1\""), std::string::npos) << man1.substr(0, 200);
   EXPECT_NE(man1.find("EXIT STATUS"), std::string::npos);
-  const std::string man5 = read_file(path("/usr/share/man/man5/popfs-config.5"));
+  const std::string man5 = read_gzip(path("/usr/share/man/man5/popfs-config.5.gz"));
   EXPECT_NE(man5.find(".TH \"popfs-config\" \"5\""), std::string::npos) << man5.substr(0, 200);
+  const std::string man8 = read_gzip(path("/usr/share/man/man8/mount.popfs.8.gz"));
+  EXPECT_NE(man8.find(".TH \"mount.popfs\" \"8\""), std::string::npos) << man8.substr(0, 200);
+  ASSERT_TRUE(fs::is_symlink(path("/usr/share/man/man8/mount.fuse.popfs.8.gz")));
+  EXPECT_EQ(fs::read_symlink(path("/usr/share/man/man8/mount.fuse.popfs.8.gz")), "mount.popfs.8.gz");
+
+  // Debian policy: every package carries its copyright file and (native) changelog.
+  EXPECT_NE(read_file(path("/usr/share/doc/popfs/copyright")).find("Upstream-Name: popfs"), std::string::npos);
+  EXPECT_NE(read_gzip(path("/usr/share/doc/popfs/changelog.gz")).find("popfs (" POPFS_VERSION ")"),
+            std::string::npos);
 }
 
 // Runs the installed helper with a stand-in popfs that records its arguments.

@@ -43,6 +43,9 @@ const DateCase kCases[] = {
     {"Mon, 2 Jan 2006 15:04:05 +0099", std::nullopt},
     {"Mon, 2 Jan 2006 15:04:05 Nowhere", std::nullopt},
     {"Mon, 2 Jan 2006", std::nullopt},
+    {"1 Jan 1900 -1:00:00 +9959", std::nullopt},  // a sign is not a digit (found by fuzz_mail_date)
+    {"1 Jan -1 00:00:00 +0000", std::nullopt},
+    {"Mon, 2 Jan 2006 15:-4:05 +0000", std::nullopt},
 };
 
 TEST(MailDate, Table) {

@@ -13,7 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -31,9 +34,37 @@ namespace {
 
 // What the handlers reach through fuse_req_userdata.
 struct Context {
+  explicit Context(fs::Filesystem& f) : filesystem(f) {}
   fs::Filesystem& filesystem;
   fuse_session* se = nullptr;     // set before the request loop starts
   Notifier* notifier = nullptr;   // likewise
+
+  // Requests handed to the core whose reply has not been sent: the session must not be
+  // freed before they are (a reply touches it).
+  std::mutex mu;
+  std::condition_variable idle;
+  std::size_t unanswered = 0;
+
+  // Held by a reply callback; gone (answered, or the callback dropped) means done.
+  struct Ticket {
+    Context& context;
+    explicit Ticket(Context& c) : context(c) {
+      std::lock_guard lock(context.mu);
+      ++context.unanswered;
+    }
+    ~Ticket() {
+      std::lock_guard lock(context.mu);
+      if (--context.unanswered == 0) context.idle.notify_all();
+    }
+    Ticket(const Ticket&) = delete;
+    Ticket& operator=(const Ticket&) = delete;
+  };
+  std::shared_ptr<Ticket> ticket() { return std::make_shared<Ticket>(*this); }
+  // True once every request is answered, false if `limit` passed first.
+  bool wait_until_answered(std::chrono::seconds limit) {
+    std::unique_lock lock(mu);
+    return idle.wait_for(lock, limit, [&] { return unanswered == 0; });
+  }
 };
 
 Context& context(fuse_req_t req) { return *static_cast<Context*>(fuse_req_userdata(req)); }
@@ -73,7 +104,7 @@ void reply_error(fuse_req_t req, const Error& e) { fuse_reply_err(req, e.to_errn
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   fs::Filesystem& filesystem = core(req);
-  filesystem.lookup(parent, std::string(name), [req, &filesystem](Result<fs::Attr> attr) {
+  filesystem.lookup(parent, std::string(name), [req, &filesystem, t = context(req).ticket()](Result<fs::Attr> attr) {
     if (!attr) return reply_error(req, attr.error());
     const fuse_entry_param e = to_entry(*attr);
     if (fuse_reply_entry(req, &e) != 0) filesystem.forget(attr->ino, 1);  // the kernel never got it
@@ -91,7 +122,7 @@ void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 }
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  core(req).getattr(ino, [req](Result<fs::Attr> attr) {
+  core(req).getattr(ino, [req, t = context(req).ticket()](Result<fs::Attr> attr) {
     if (!attr) return reply_error(req, attr.error());
     const struct stat st = to_stat(*attr);
     fuse_reply_attr(req, &st, attr->attr_timeout);
@@ -194,7 +225,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
-  core(req).read(ino, static_cast<std::uint64_t>(offset), size, [req](Result<std::string> data) {
+  core(req).read(ino, static_cast<std::uint64_t>(offset), size, [req, t = context(req).ticket()](Result<std::string> data) {
     if (!data) return reply_error(req, data.error());
     fuse_reply_buf(req, data->data(), data->size());
   });
@@ -210,7 +241,7 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
 // ---- extended attributes ----
 
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
-  core(req).getxattr(ino, name, [req, size](Result<std::optional<std::string>> value) {
+  core(req).getxattr(ino, name, [req, size, t = context(req).ticket()](Result<std::optional<std::string>> value) {
     if (!value) return reply_error(req, value.error());
     if (!*value) return static_cast<void>(fuse_reply_err(req, ENODATA));
     const std::string& v = **value;
@@ -221,7 +252,7 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) 
 }
 
 void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
-  core(req).listxattr(ino, [req, size](Result<std::vector<std::string>> names) {
+  core(req).listxattr(ino, [req, size, t = context(req).ticket()](Result<std::vector<std::string>> names) {
     if (!names) return reply_error(req, names.error());
     std::string list;
     for (const auto& n : *names) {
@@ -335,7 +366,7 @@ std::string escape_option(const std::string& value) {
 
 struct Session::Impl {
   fs::Filesystem& filesystem;
-  Context context{filesystem, nullptr};
+  Context context{filesystem};
   MountConfig config;
   fuse_session* se = nullptr;
   std::unique_ptr<Notifier> notifier;
@@ -382,10 +413,14 @@ Session::~Session() {
   }
   impl_->unmount();
   // Requests the core still holds (a getxattr waiting for its stub, a read for its body) are
-  // answered from core threads; a reply after fuse_session_destroy touches freed memory
-  // (ThreadSanitizer caught one racing the destroy). Shutting the core down runs the
-  // remaining completions and joins its threads, so every reply is in before the free.
+  // answered from the core's executor; a reply after fuse_session_destroy touches freed
+  // memory (ThreadSanitizer caught one racing the destroy). Shutting the core down fails
+  // what waits for the server; the executor then delivers those replies, and the session
+  // is freed only after the last one (or, if the executor is gone, a bounded wait).
   impl_->filesystem.shutdown();
+  if (!impl_->context.wait_until_answered(std::chrono::seconds(10))) {
+    spdlog::warn("FUSE requests still unanswered at unmount; freeing the session anyway");
+  }
   if (impl_->se != nullptr) fuse_session_destroy(impl_->se);
 }
 

@@ -261,7 +261,8 @@ class Session {
                 " popfs-session: top=" + std::to_string(top_) + " retr=" + std::to_string(retr_) +
                 " dele=" + std::to_string(quit_ ? deleted_count_ : 0) + " messages=" +
                 std::to_string(messages_ ? messages_->size() : 0) + " top_bytes=" +
-                std::to_string(top_bytes_) + " retr_bytes=" + std::to_string(retr_bytes_));
+                std::to_string(top_bytes_) + " retr_bytes=" + std::to_string(retr_bytes_) +
+                " uidl_all=" + std::to_string(uidl_all_) + " list_all=" + std::to_string(list_all_));
     }
   }
 
@@ -364,6 +365,7 @@ class Session {
       return;
     }
     ok();
+    ++list_all_;
     char buffer[48];
     for (std::size_t n = 0; n < messages_->size(); ++n) {
       if (deleted_[n]) continue;
@@ -381,6 +383,7 @@ class Session {
       return;
     }
     ok();
+    ++uidl_all_;
     for (std::size_t n = 0; n < messages_->size(); ++n) {
       if (deleted_[n]) continue;
       ((out_ += std::to_string(n + 1)) += ' ') += uidl_of((*messages_)[n]);
@@ -463,6 +466,7 @@ class Session {
   std::vector<bool> deleted_;
   std::size_t deleted_count_ = 0;
   std::size_t top_ = 0, retr_ = 0;
+  std::size_t uidl_all_ = 0, list_all_ = 0;  // whole-maildrop listings (costly at 1M)
   std::uint64_t top_bytes_ = 0, retr_bytes_ = 0;
 };
 

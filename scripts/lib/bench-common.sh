@@ -13,12 +13,12 @@ die() { echo "$bench_name: $*" >&2; exit 1; }
 now() { echo "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
-# bench_build TARGET...: the release build in build/benchfs-rel. In a tree others edit while
+# bench_build TARGET...: the release build in build/benchfs-rel (or $bench_build_dir). In a tree others edit while
 # we build, an object compiled from a header that changed mid-compile looks up to date to
 # ninja (we saw a stale FsOptions this way): when sources changed during the build, rebuild
 # from clean, a bounded number of times.
 bench_build() {
-  local build=$root/build/benchfs-rel stamp changed attempt
+  local build=${bench_build_dir:-$root/build/benchfs-rel} stamp changed attempt
   timeout 300 cmake --preset release -B "$build" >/dev/null
   for attempt in 1 2 3; do
     stamp=$(mktemp "/tmp/popfs-$bench_name-stamp.XXXXXX")

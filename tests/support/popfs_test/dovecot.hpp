@@ -36,6 +36,10 @@ namespace popfs::test {
 
 struct DovecotOptions {
   Corpus corpus{};                        // messages put in the Maildir before the first start
+  // Serve this existing Maildir instead (corpus ignored; kept when the fixture goes, with the
+  // index Dovecot built in it, so a big mailbox is generated and indexed once). Its directories
+  // are given to the mail user; its files must be readable by it.
+  std::filesystem::path existing_maildir{};
   std::vector<std::string> extra_config{};  // appended lines, e.g. "pop3_lock_session = yes"
   bool disable_plaintext_auth = true;     // plain auth only after STLS (see loopback caveat)
   std::string user = "popfs-test";

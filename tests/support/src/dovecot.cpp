@@ -58,8 +58,18 @@ Dovecot::Dovecot(DovecotOptions options) : options_(std::move(options)), dir_("p
     fs::create_directories(dir_ / sub);
     ::chmod((dir_ / sub).c_str(), 0755);
   }
-  write_maildir(maildir(), options_.corpus);
-  chown_to_mail_user(dir_ / "home");
+  if (options_.existing_maildir.empty()) {
+    write_maildir(maildir(), options_.corpus);
+    chown_to_mail_user(dir_ / "home");
+  } else {
+    chown_to_mail_user(dir_ / "home");  // the home directory, empty
+    // Only the directories: a million files need not be touched at every start.
+    for (const char* sub : {"", "cur", "new", "tmp"}) {
+      const fs::path path = options_.existing_maildir / sub;
+      if (!fs::is_directory(path)) throw std::runtime_error("Dovecot fixture: " + path.string() + " is not a directory");
+      if (::geteuid() == 0) ::lchown(path.c_str(), mail_uid_, mail_gid_);
+    }
+  }
   next_delivery_ = options_.corpus.messages.size();
   // The corpus can be large; the Maildir holds it now.
   options_.corpus.messages.clear();
@@ -100,7 +110,9 @@ Dovecot::~Dovecot() {
   }
 }
 
-fs::path Dovecot::maildir() const { return dir_ / "home" / "Maildir"; }
+fs::path Dovecot::maildir() const {
+  return options_.existing_maildir.empty() ? dir_ / "home" / "Maildir" : options_.existing_maildir;
+}
 
 void Dovecot::chown_to_mail_user(const fs::path& path) const {
   if (::geteuid() != 0) return;

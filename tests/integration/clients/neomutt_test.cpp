@@ -171,7 +171,10 @@ TEST_F(NeoMuttOnMaildir, QuitWithoutMarkOldChangesNothing) {
   NeoMuttOptions options;
   options.keys = "<quit>";
   options.muttrc_extra = {"set mark_old=no"};
-  ASSERT_TRUE(run_neomutt(maildir, options).ok());
+  const auto run = run_neomutt(maildir, options);
+  ASSERT_TRUE(run.ok()) << run.describe();
+  EXPECT_EQ(run.last_status().messages, 5u);
+  EXPECT_EQ(run.last_status().unread, 4u);
   EXPECT_EQ(list_maildir(maildir), before);
 }
 

@@ -129,6 +129,7 @@ TEST_F(NotmuchOnMaildir, ARefusedRenameIsIgnoredAndTheTagChangesAnyway) {
   Notmuch notmuch(maildir, {.extra_env = syscall_failure_env(POPFS_FAIL_SYSCALLS_LIBRARY,
                                                              {.under = maildir, .rename_errno = EROFS})});
   ASSERT_EQ(notmuch.index().exit_code, 0);
+  ASSERT_THAT(notmuch.tags("subject:\"fixture bravo\""), ::testing::Contains("unread"));
   const auto before = list_maildir(maildir);
   const auto tagged = notmuch.run({"tag", "-unread", "--", "subject:\"fixture bravo\""});
   EXPECT_EQ(tagged.exit_code, 0) << tagged.output;  // notmuch 0.37 does not report it

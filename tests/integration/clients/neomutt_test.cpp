@@ -108,6 +108,20 @@ TEST_F(NeoMuttOnMaildir, MarkingAnOldMessageReadAddsSInCur) {
   EXPECT_EQ(now.flags, std::optional<std::string>("S"));
 }
 
+TEST_F(NeoMuttOnMaildir, MarkingAReadMessageNewMovesItBackToNew) {
+  // cur/X:2,S -> new/X: popfs must allow renames from cur/ to new/ as well.
+  const auto delta = entry_of("fixture delta");
+  NeoMuttOptions options;
+  options.keys = neomutt_mark_new_keys("fixture delta");
+  const auto run = run_neomutt(maildir, options);
+  ASSERT_TRUE(run.ok()) << run.describe();
+  EXPECT_TRUE(run.errors.empty()) << run.describe();
+  const auto now = entry_of("fixture delta");
+  EXPECT_EQ(now.subdir, "new");
+  EXPECT_EQ(now.unique, delta.unique);
+  EXPECT_EQ(now.flags, std::nullopt);
+}
+
 TEST_F(NeoMuttOnMaildir, FlaggingANewMessageKeepsItInNewWithAnInfoSuffix) {
   // NeoMutt moves a message to cur/ only once it is read or old: a flagged unread message
   // is renamed inside new/ (new/X -> new/X:2,F). popfs must allow that rename too.

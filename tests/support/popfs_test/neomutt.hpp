@@ -95,6 +95,8 @@ std::string neomutt_subject_pattern(std::string_view subject);
 std::string neomutt_count_keys(std::string_view pattern);
 // mark the messages with that subject read, write the change (<sync-mailbox>), leave;
 std::string neomutt_mark_read_keys(std::string_view subject);
+// mark them new (unread) again, write, leave: NeoMutt moves them back to new/;
+std::string neomutt_mark_new_keys(std::string_view subject);
 // flag them (F), write, leave;
 std::string neomutt_flag_keys(std::string_view subject);
 // delete them, write (unlink, or the T flag with $maildir_trash), leave.

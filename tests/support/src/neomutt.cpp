@@ -278,6 +278,8 @@ void expect_one_match(const NeoMuttRun& run, std::size_t matched, std::string_vi
 
 std::string neomutt_mark_read_keys(std::string_view subject) { return on_subject(subject, "<clear-flag>N"); }
 
+std::string neomutt_mark_new_keys(std::string_view subject) { return on_subject(subject, "<set-flag>N"); }
+
 std::string neomutt_flag_keys(std::string_view subject) { return on_subject(subject, "<flag-message>"); }
 
 std::string neomutt_delete_keys(std::string_view subject) {

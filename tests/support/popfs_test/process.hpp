@@ -34,6 +34,10 @@ struct SpawnOptions {
   bool die_with_parent = false;
 };
 
+// The executable `name` would run as: itself when it holds a '/', else the first match in
+// PATH. Throws std::runtime_error when there is none.
+std::string find_in_path(const std::string& name);
+
 // Starts argv[0] (searched in PATH) with the given arguments. Throws if it cannot start.
 pid_t spawn_process(const std::vector<std::string>& argv, const SpawnOptions& options = {});
 

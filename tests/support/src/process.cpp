@@ -44,21 +44,6 @@ struct FdGuard {
 
 namespace {
 
-// PATH lookup done before fork, so the child only calls async-signal-safe functions.
-std::string resolve_executable(const std::string& name) {
-  if (name.find('/') != std::string::npos) return name;
-  const char* path = std::getenv("PATH");
-  std::string directories = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
-  std::size_t at = 0;
-  while (at <= directories.size()) {
-    const auto end = std::min(directories.find(':', at), directories.size());
-    const std::string candidate = directories.substr(at, end - at) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    at = end + 1;
-  }
-  throw std::runtime_error("spawn_process: " + name + " not found in PATH");
-}
-
 int open_output(const std::filesystem::path& file) {
   const std::string path = file.empty() ? std::string("/dev/null") : file.string();
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -71,7 +56,7 @@ int open_output(const std::filesystem::path& file) {
 // and an exec failure is reported here rather than as exit status 127.
 pid_t spawn_dying_with_parent(const std::vector<std::string>& argv, std::vector<std::string>& env,
                               const SpawnOptions& options) {
-  const std::string executable = resolve_executable(argv[0]);
+  const std::string executable = find_in_path(argv[0]);  // before fork: the child only execs
   std::vector<std::string> args = argv;
   auto c_args = to_c_strings(args);
   auto c_env = to_c_strings(env);
@@ -124,6 +109,20 @@ pid_t spawn_dying_with_parent(const std::vector<std::string>& argv, std::vector<
 }
 
 }  // namespace
+
+std::string find_in_path(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = std::getenv("PATH");
+  std::string directories = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  std::size_t at = 0;
+  while (at <= directories.size()) {
+    const auto end = std::min(directories.find(':', at), directories.size());
+    const std::string candidate = directories.substr(at, end - at) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    at = end + 1;
+  }
+  throw std::runtime_error("spawn_process: " + name + " not found in PATH");
+}
 
 pid_t spawn_process(const std::vector<std::string>& argv, const SpawnOptions& options) {
   if (argv.empty()) throw std::invalid_argument("spawn_process: empty argv");

@@ -31,6 +31,7 @@ Result<std::unique_ptr<AccountStack>> build_account_stack(const MountSettings& s
   fs::FsOptions options;
   options.read_only = settings.read_only;
   options.lf = settings.lf;
+  options.layout = settings.maildir ? fs::Layout::maildir : fs::Layout::flat;
   options.poll = settings.poll;
   options.uid = ::getuid();
   options.gid = ::getgid();

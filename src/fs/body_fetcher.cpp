@@ -32,6 +32,8 @@ void BodyFetcher::read(const Message& message, std::uint64_t offset, std::size_t
     if (core_.options.lf) {
       if (auto body = lf_body(message)) return done(slice(*body, offset, size));
     } else {
+      // A read of the whole body asks for "as much as there is": no bigger buffer than that.
+      if (message.exact_size) size = static_cast<std::size_t>(std::min<std::uint64_t>(size, *message.exact_size - std::min(offset, *message.exact_size)));
       std::string buffer(size, '\0');
       auto n = core_.cache.read_body(message.id, offset, std::span<char>(buffer.data(), buffer.size()));
       if (!n) return done(read_error(n.error()));
@@ -107,6 +109,38 @@ std::optional<std::uint64_t> BodyFetcher::lf_size(const Message& message) {
   return body->size();
 }
 
+std::optional<std::string> BodyFetcher::read_all(const MessageId& id) {
+  std::string raw;
+  std::string buffer(1 << 20, '\0');
+  for (;;) {
+    auto n = core_.cache.read_body(id, raw.size(), std::span<char>(buffer.data(), buffer.size()));
+    if (!n || !n.value()) return std::nullopt;
+    if (*n.value() == 0) return raw;
+    raw.append(buffer.data(), *n.value());
+  }
+}
+
+void BodyFetcher::raw_body(const Message& message, std::function<void(Result<std::string>)> done) {
+  if (message.has_body) {
+    if (auto body = read_all(message.id)) return done(std::move(*body));
+  }
+  FetchPtr issue_this;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return core_.tasks.post([done] { done(Error(Errc::cancelled, "popfs is shutting down")); });
+    auto it = fetches_.find(message.serial);
+    const FetchPtr fetch = it != fetches_.end() ? it->second : (issue_this = start_locked(message));
+    // Listeners run once the body is in the cache (or the download failed).
+    fetch->listeners.push_back([this, id = message.id, done = std::move(done)](Result<void> r) {
+      if (!r) return done(std::move(r).error());
+      auto body = read_all(id);
+      if (!body) return done(Error(Errc::io, "the message could not be kept in the cache"));
+      done(std::move(*body));
+    });
+  }
+  if (issue_this) issue(issue_this);
+}
+
 std::shared_ptr<const std::string> BodyFetcher::lf_body(const Message& message) {
   {
     std::lock_guard lock(mu_);
@@ -114,16 +148,10 @@ std::shared_ptr<const std::string> BodyFetcher::lf_body(const Message& message) 
       if (serial == message.serial) return body;
     }
   }
-  std::string raw;
-  std::string buffer(1 << 20, '\0');
-  for (;;) {
-    auto n = core_.cache.read_body(message.id, raw.size(), std::span<char>(buffer.data(), buffer.size()));
-    if (!n || !n.value()) return nullptr;
-    if (*n.value() == 0) break;
-    raw.append(buffer.data(), *n.value());
-  }
-  auto converted = std::make_shared<const std::string>(to_lf(raw));
-  core_.names.learn_body(message.serial, raw.size(), converted->size());
+  auto raw = read_all(message.id);
+  if (!raw) return nullptr;
+  auto converted = std::make_shared<const std::string>(to_lf(*raw));
+  core_.names.learn_body(message.serial, raw->size(), converted->size());
   std::lock_guard lock(mu_);
   lf_bodies_.emplace_back(message.serial, converted);
   if (lf_bodies_.size() > kLfBodiesKept) lf_bodies_.pop_front();

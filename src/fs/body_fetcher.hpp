@@ -43,6 +43,9 @@ class BodyFetcher {
   void note_read_start(const Message& message);
   // The whole cached body if it is at most `limit` bytes (no network); nullopt otherwise.
   std::optional<std::string> cached_body(const Message& message, std::size_t limit);
+  // The whole body as the server sent it (CRLF, whatever -o lf presents), from the cache,
+  // downloading it first (once) if it is not there.
+  void raw_body(const Message& message, std::function<void(Result<std::string>)> done);
   // The -o lf presentation's size of a cached body (converts it once).
   std::optional<std::uint64_t> lf_size(const Message& message);
 
@@ -92,6 +95,7 @@ class BodyFetcher {
   Waiting end_locked(const FetchPtr& fetch);  // mu_ held
   void prefix_read(const Message& message, PendingRead read);
   std::shared_ptr<const std::string> lf_body(const Message& message);
+  std::optional<std::string> read_all(const MessageId& id);  // the cached body, whole
   void prefetch_after(const Message& message);
   void pump_held();
   // The store queue's byte budget.

@@ -44,10 +44,12 @@ Result<void> DeletionQueue::add(const Message& message) {
     schedule_locked(core_.options.deletion_batch_delay);
   }
   Notes notes;
-  if (auto name = core_.names.hide(message.serial)) {
-    // The kernel drops the unlinked name itself; the stub's name is ours to invalidate.
-    notes.entries.emplace_back(kHeadersInode, *name);
-    notes.inodes.push_back(kHeadersInode);
+  if (auto names = core_.names.hide(message.serial)) {
+    // The kernel drops the unlinked name itself; its stub's and part folder's are ours.
+    for (auto& [dir, name] : *names) {
+      notes.entries.emplace_back(dir, std::move(name));
+      notes.inodes.push_back(dir);
+    }
   }
   core_.notify(std::move(notes));
   return {};

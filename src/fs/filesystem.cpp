@@ -12,8 +12,11 @@
 
 #include "body_fetcher.hpp"
 #include "deletion_queue.hpp"
+#include "dir_snapshot.hpp"
 #include "namespace.hpp"
+#include "parts_view.hpp"
 #include "popfs/fs/header_fields.hpp"
+#include "popfs/mime/header_decode.hpp"
 #include "popfs/util/uidl_name.hpp"
 #include "refresher.hpp"
 #include "stub_fetcher.hpp"
@@ -33,7 +36,7 @@ struct Filesystem::Impl {
       : options(o), names(options), tasks(e), store_queue(e),
         core{m, c, names, tasks, store_queue, options, [this](Notes n) { send(std::move(n)); },
              [this](const Error& err) { refresher.report_error(err); }},
-        stubs(core), bodies(core), deletions(core), refresher(core, deletions, stubs, bodies) {
+        stubs(core), bodies(core), deletions(core), refresher(core, deletions, stubs, bodies), parts(core, bodies) {
     // After a UIDL reset, a message deleted before it is recognised by its Message-ID.
     stubs.on_arrival([this](std::uint64_t serial, const std::string& stub) {
       if (auto message = names.message(serial)) deletions.check_carried(*message, stub);
@@ -49,6 +52,7 @@ struct Filesystem::Impl {
   BodyFetcher bodies;
   DeletionQueue deletions;
   Refresher refresher;
+  PartsView parts;
 
   // Guards the pointer only: the notifier's methods queue and return.
   std::mutex notifier_mu;
@@ -87,7 +91,46 @@ struct Filesystem::Impl {
     names.learn_stub_size(m->serial, stub.value()->size(), lf);
   }
 
+  static bool is_part(std::uint64_t ino) {
+    const NodeKind k = kind_of_inode(ino);
+    return k == NodeKind::part_folder || k == NodeKind::part;
+  }
+  static std::uint32_t part_at(std::uint64_t ino) {
+    return kind_of_inode(ino) == NodeKind::part_folder ? 0 : part_index_of_inode(ino);
+  }
+
+  // A part folder or part whose message's tree is known, with that tree.
+  std::optional<std::pair<Message, std::shared_ptr<const PartIndex>>> part_of(std::uint64_t ino) {
+    auto m = names.message_of(ino);
+    if (!m || m->held) return std::nullopt;
+    auto index = parts.known(m->serial);
+    if (!index) return std::nullopt;
+    const std::uint32_t at = part_at(ino);
+    if (at >= index->entries.size()) return std::nullopt;
+    return std::make_pair(std::move(*m), std::move(index));
+  }
+
+  Result<Attr> part_attr(std::uint64_t ino) {
+    if (kind_of_inode(ino) == NodeKind::part_folder) return names.getattr(ino);
+    auto known = part_of(ino);
+    if (!known) return Error(Errc::not_found, "no such part");
+    return parts.attr(known->first.serial, *known->second, part_at(ino));
+  }
+
+  Result<Attr> part_lookup(std::uint64_t parent, std::string_view name) {
+    auto known = part_of(parent);
+    if (!known) return Error(Errc::not_found, "no such part");
+    const std::uint32_t folder = part_at(parent);
+    if (folder != 0 && known->second->entries[folder]->kind != mime::PartEntry::Kind::folder) {
+      return Error(Errc::not_a_directory, "a part file is not a directory");
+    }
+    const auto child = parts.child(*known->second, folder, name);
+    if (!child) return Error(Errc::not_found, "no such part");
+    return parts.attr(known->first.serial, *known->second, *child);
+  }
+
   Result<Attr> attr_now(std::uint64_t ino) {
+    if (is_part(ino)) return part_attr(ino);
     learn_local_sizes(ino);
     auto attr = names.getattr(ino);
     if (attr) attr->awaiting_stub = names.stub_pending(ino).has_value() && stubs.worth_waiting();
@@ -243,6 +286,7 @@ Result<void> Filesystem::flush_deletions(std::chrono::milliseconds timeout) {
 Result<Attr> Filesystem::lookup(std::uint64_t parent, std::string_view name) {
   auto& d = *impl_;
   d.refresher.note_activity();
+  if (Impl::is_part(parent)) return d.part_lookup(parent, name);
   auto probe = d.names.lookup(parent, name, false);
   if (!probe) return probe;
   auto attr = d.attr_now(probe->ino);
@@ -262,6 +306,16 @@ Result<Attr> Filesystem::getattr(std::uint64_t ino) {
 
 void Filesystem::lookup(std::uint64_t parent, std::string name, AttrDone done) {
   auto& d = *impl_;
+  if (Impl::is_part(parent) && !d.part_of(parent)) {
+    // A look into a message's parts before its tree is made: fetch and parse it first.
+    auto m = d.names.message_of(parent);
+    if (!m) return done(Error(Errc::not_found, "no such directory"));
+    return d.parts.tree(*m, [this, parent, name = std::move(name), done = std::move(done)](
+                                Result<std::shared_ptr<const PartIndex>> index) {
+      if (!index) return done(Error(Errc::io, "could not read the message's parts: " + index.error().describe()));
+      done(lookup(parent, name));
+    });
+  }
   if (auto serial = d.names.stub_pending(parent, name); serial && d.stubs.worth_waiting()) {
     d.refresher.note_activity();
     // Whatever the stub fetch gives, answer then (a failure leaves mtime = first_seen).
@@ -290,13 +344,49 @@ Result<std::vector<DirEntry>> Filesystem::read_directory(std::uint64_t ino) {
   return d.names.all_entries(ino);
 }
 
-Result<std::shared_ptr<const DirSnapshot>> Filesystem::open_directory(std::uint64_t ino) {
-  impl_->refresher.note_activity();
-  return impl_->names.open_dir(ino);
+void Filesystem::open_directory(std::uint64_t ino, OpenDirDone done) {
+  auto& d = *impl_;
+  d.refresher.note_activity();
+  if (!Impl::is_part(ino)) return done(d.names.open_dir(ino));
+  auto m = d.names.message_of(ino);
+  if (!m || m->held) return done(Error(Errc::not_found, "no such directory"));
+  d.parts.tree(*m, [ino, serial = m->serial, done = std::move(done)](Result<std::shared_ptr<const PartIndex>> index) {
+    if (!index) return done(Error(Errc::io, "could not read the message's parts: " + index.error().describe()));
+    const std::uint32_t folder = Impl::part_at(ino);
+    if (folder >= (*index)->entries.size()) return done(Error(Errc::not_found, "no such part"));
+    if (folder != 0 && (*index)->entries[folder]->kind != mime::PartEntry::Kind::folder) {
+      return done(Error(Errc::not_a_directory, "a part file is not a directory"));
+    }
+    auto snapshot = std::make_shared<DirSnapshot>();
+    snapshot->kind = folder == 0 ? NodeKind::part_folder : NodeKind::part;
+    snapshot->parts = std::move(*index);
+    snapshot->serial = serial;
+    snapshot->folder = folder;
+    done(std::shared_ptr<const DirSnapshot>(std::move(snapshot)));
+  });
 }
 
 std::vector<DirItem> Filesystem::read_directory(const DirSnapshot& snapshot, std::uint64_t offset, std::size_t max) {
   auto& d = *impl_;
+  if (snapshot.parts) {
+    // ".", "..", then the folder's entries in part order (offset 2 + position).
+    std::vector<DirItem> out;
+    const std::uint64_t self = snapshot.folder == 0 ? part_folder_inode(snapshot.serial)
+                                                    : part_inode(snapshot.serial, snapshot.folder);
+    const std::uint64_t up = snapshot.folder == 0 ? kPartsInode
+                             : snapshot.parts->parent[snapshot.folder] == 0
+                                 ? part_folder_inode(snapshot.serial)
+                                 : part_inode(snapshot.serial, snapshot.parts->parent[snapshot.folder]);
+    if (offset == 0 && out.size() < max) out.push_back(DirItem{DirEntry{".", self, true}, std::nullopt, ++offset});
+    if (offset == 1 && out.size() < max) out.push_back(DirItem{DirEntry{"..", up, true}, std::nullopt, ++offset});
+    const auto children = d.parts.children(*snapshot.parts, snapshot.folder);
+    for (auto i = static_cast<std::size_t>(offset - 2); i < children.size() && out.size() < max; ++i) {
+      const std::uint32_t at = children[i];
+      const Attr attr = d.parts.attr(snapshot.serial, *snapshot.parts, at);
+      out.push_back(DirItem{DirEntry{snapshot.parts->entries[at]->name, attr.ino, attr.is_dir}, attr, i + 3});
+    }
+    return out;
+  }
   const bool waiting = d.stubs.worth_waiting();
   std::vector<DirItem> out;
   for (auto& listed : d.names.read_dir(snapshot, offset, max)) {
@@ -318,6 +408,10 @@ Result<OpenInfo> Filesystem::open(std::uint64_t ino, int open_flags) {
     return Error(Errc::read_only, "popfs files are read-only");
   }
   OpenInfo info;
+  if (kind == NodeKind::part) {
+    info.keep_cache = true;  // decoded sizes are exact
+    return info;
+  }
   if (kind != NodeKind::message && kind != NodeKind::stub) return info;
   if (d.options.skip_opens_when_exact && !d.options.lf && (d.names.opens_skipped() || d.names.every_size_exact())) {
     // Every visible size is exact, and the namespace keeps it so from now on.
@@ -362,14 +456,17 @@ void Filesystem::read(std::uint64_t ino, std::uint64_t offset, std::size_t size,
   auto& d = *impl_;
   d.refresher.note_activity();
   const NodeKind kind = d.names.kind(ino);
-  if (kind == NodeKind::root || kind == NodeKind::headers_dir) return done(Error(Errc::invalid_argument, "is a directory"));
   if (kind == NodeKind::none) return done(Error(Errc::not_found, "no such file"));
+  if (kind != NodeKind::message && kind != NodeKind::stub && kind != NodeKind::part) {
+    return done(Error(Errc::invalid_argument, "is a directory"));
+  }
   const auto m = d.names.message_of(ino);
   if (!m) return done(Error(Errc::not_found, "the message is no longer on the server"));
   {
     std::lock_guard lock(d.lifecycle_mu);
     if (d.stopped) return done(Error(Errc::cancelled, "popfs is shutting down"));
   }
+  if (kind == NodeKind::part) return d.parts.read(*m, part_index_of_inode(ino), offset, size, std::move(done));
   if (kind == NodeKind::stub) {
     if (offset == 0) d.push_ahead(*m, true);  // with opens skipped, this read missed the page cache
     return d.read_stub(*m, offset, size, std::move(done));
@@ -388,21 +485,45 @@ Result<void> Filesystem::unlink(std::uint64_t parent, std::string_view name, uid
   if (caller != 0 && caller != d.options.uid) {
     return Error(Errc::access_denied, "only the user who mounted the mailbox may delete its messages");
   }
-  if (parent == kHeadersInode || (parent == kRootInode && name == kHeadersDirName)) {
-    // Stubs are views of a message; deleting mail is done on the message file itself.
-    return Error(Errc::read_only, "only messages in the top directory can be deleted");
+  const NodeKind dir = kind_of_inode(parent);
+  const bool message_dir = (dir == NodeKind::root && d.options.layout == Layout::flat) ||
+                           ((dir == NodeKind::cur_dir || dir == NodeKind::new_dir) && d.options.layout == Layout::maildir);
+  if (!message_dir) {
+    // Stubs and parts are views of a message; deleting mail is done on the message file.
+    if (dir == NodeKind::none) return Error(Errc::not_found, "no such directory");
+    return Error(Errc::read_only, "only message files can be deleted");
   }
-  if (parent != kRootInode) return Error(Errc::not_found, "no such directory");
-  const auto m = d.names.message_named(name);
+  const auto m = d.names.message_named(parent, name);
   if (!m) return Error(Errc::not_found, "no such message");
   if (d.options.read_only) return Error(Errc::read_only, "mounted read-only (-o ro)");
   // Messages sharing a UIDL are told apart only by their order, which another client can
   // change before the DELE is sent: deleting one could delete its twin.
-  if (m->id.occurrence > 1 || d.names.message_named(message_file_name(m->id.uidl, 2))) {
+  if (m->id.occurrence > 1 || d.names.message_named(kHeadersInode, message_file_name(m->id.uidl, 2))) {
     spdlog::warn("refusing to delete {}: its UIDL is shared with another message", name);
     return Error(Errc::not_permitted, "its UIDL is shared with another message");
   }
   return d.deletions.add(*m);
+}
+
+Result<void> Filesystem::rename(std::uint64_t parent, std::string_view name, std::uint64_t new_parent,
+                                std::string_view new_name, unsigned flags, uid_t caller) {
+  auto& d = *impl_;
+  d.refresher.note_activity();
+  if (caller != 0 && caller != d.options.uid) {
+    return Error(Errc::access_denied, "only the user who mounted the mailbox may change its messages");
+  }
+  if (flags != 0) return Error(Errc::invalid_argument, "rename flags (exchange, no-replace) are not supported");
+  auto renamed = d.names.rename(parent, name, new_parent, new_name, d.tasks.clock().wall_seconds());
+  if (!renamed) return renamed.error();
+  // Kept in the cache, so the flags survive a remount (POP3 has no flags of its own).
+  if (auto r = d.core.cache.set_mail_flags(renamed->message.id, renamed->mail_flags); !r) {
+    spdlog::warn("could not keep the flags of {} in the cache: {}", renamed->message.id.uidl, r.error().describe());
+  }
+  (void)d.core.cache.set_meta("dir_mtime", std::to_string(d.names.dir_mtime()));
+  Notes notes;
+  notes.inodes = {kCurInode, kNewInode};
+  d.send(std::move(notes));
+  return {};
 }
 
 // ---- extended attributes ---------------------------------------------------------------
@@ -427,17 +548,28 @@ void Filesystem::getxattr(std::uint64_t ino, std::string name, XattrDone done) {
   auto& d = *impl_;
   auto target = d.xattr_message(ino);
   if (!target) return done(std::move(target).error());
-  if (!*target) return done(std::optional<std::string>{});
+  if (!*target) {
+    if (name.rfind("user.", 0) != 0) return done(Error(Errc::unsupported, "popfs keeps only user.* attributes"));
+    return done(std::optional<std::string>{});
+  }
   const Message m = std::move(**target);
   const XattrField* field = nullptr;
   for (const auto& f : kXattrs) {
     if (f.name == name) field = &f;
   }
-  if (field == nullptr) return done(std::optional<std::string>{});
+  if (field == nullptr) {
+    // Only user.* attributes exist here. Saying so (ENOTSUP) for security.* and system.*
+    // lets ls -l stop asking for the rest of the mount (coreutils remembers it per device):
+    // two round trips per file fewer.
+    if (name.rfind("user.", 0) != 0) return done(Error(Errc::unsupported, "popfs keeps only user.* attributes"));
+    return done(std::optional<std::string>{});
+  }
   if (field->header.empty()) return done(std::optional<std::string>(m.id.uidl));
-  d.stubs.fetch(m.serial, [done = std::move(done), header = field->header](Result<std::string> stub) {
+  // Subject and From decoded (RFC 2047) to UTF-8; the raw header is in the .headers/ stub.
+  const bool decoded = field->header == "Subject" || field->header == "From";
+  d.stubs.fetch(m.serial, [done = std::move(done), header = field->header, decoded](Result<std::string> stub) {
     if (!stub) return done(Error(Errc::io, stub.error().message));
-    done(header_field(*stub, header));
+    done(decoded ? mime::decoded_header(*stub, header) : header_field(*stub, header));
   });
 }
 

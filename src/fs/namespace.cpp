@@ -1,7 +1,10 @@
 #include "namespace.hpp"
 
+#include "dir_snapshot.hpp"
+
 #include <algorithm>
 
+#include "popfs/store/cache.hpp"
 #include "popfs/util/uidl_name.hpp"
 
 namespace popfs::fs {
@@ -12,15 +15,68 @@ struct Namespace::Version {
   std::vector<std::uint32_t> by_serial;  // rows ordered by serial; empty when serials ascend
 };
 
-struct DirSnapshot {
-  std::shared_ptr<const Namespace::Version> version;
-  NodeKind kind = NodeKind::root;
-};
-
 namespace {
 
-// Directory offsets: 0 ".", 1 "..", 2 ".headers" (root only), then 3 + row.
-constexpr std::uint64_t kFirstRowOffset = 3;
+// Directory offsets: the directory's fixed entries (".", "..", subdirectories) first, then
+// kFirstRowOffset + row for messages.
+constexpr std::uint64_t kFirstRowOffset = 8;
+
+constexpr std::string_view kFlagLetters = "DFPRST";  // Maildir flags, in ASCII order
+
+// A Maildir name must not contain ':' (it starts the info): escaped as %3A, which the
+// flat layout's parser reads back like any %XX.
+std::string maildir_base(std::string_view uidl, std::uint32_t occurrence) {
+  std::string name = message_file_name(uidl, occurrence);
+  std::string out;
+  out.reserve(name.size());
+  for (char c : name) {
+    if (c == ':') {
+      out += "%3A";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::optional<ParsedName> parse_maildir_base(std::string_view base) {
+  std::string name;
+  name.reserve(base.size());
+  for (std::size_t i = 0; i < base.size(); ++i) {
+    if (base[i] == '%' && i + 2 < base.size() && base[i + 1] == '3' && (base[i + 2] == 'A' || base[i + 2] == 'a')) {
+      name += ':';
+      i += 2;
+    } else {
+      name += base[i];
+    }
+  }
+  // In the flat layout ':' is itself: parse that name, then check it maps back to `base`.
+  auto parsed = parse_message_file_name(name);
+  if (!parsed || maildir_base(parsed->uidl, parsed->occurrence) != base) return std::nullopt;
+  return parsed;
+}
+
+std::string flags_text(std::uint8_t flags) {
+  std::string out;
+  for (std::size_t i = 0; i < kFlagLetters.size(); ++i) {
+    if ((flags & (1u << i)) != 0) out += kFlagLetters[i];
+  }
+  return out;
+}
+
+// The flags of a Maildir info "2,FLAGS": only DFPRST, each once, in order (as the
+// Maildir specification writes them).
+std::optional<std::uint8_t> parse_flags(std::string_view text) {
+  std::uint8_t flags = 0;
+  std::size_t last = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto at = kFlagLetters.find(text[i]);
+    if (at == std::string_view::npos || (i > 0 && at <= last)) return std::nullopt;
+    flags = static_cast<std::uint8_t>(flags | (1u << at));
+    last = at;
+  }
+  return flags;
+}
 
 std::uint32_t saturating_add(std::uint32_t value, std::uint64_t count) {
   const std::uint64_t sum = value + count;
@@ -55,18 +111,121 @@ std::optional<std::size_t> Namespace::row_of_serial(const Version& v, std::uint6
 
 std::optional<std::size_t> Namespace::row_of_inode(std::uint64_t ino) const {
   const NodeKind k = kind_of_inode(ino);
-  if (k != NodeKind::message && k != NodeKind::stub) return std::nullopt;
+  if (k != NodeKind::message && k != NodeKind::stub && k != NodeKind::part_folder && k != NodeKind::part) {
+    return std::nullopt;
+  }
   return row_of_serial(*current_, serial_of_inode(ino));
 }
 
-std::optional<std::size_t> Namespace::row_of_name(std::string_view name) const {
-  if (!current_->table) return std::nullopt;
-  const auto parsed = parse_message_file_name(name);
-  if (!parsed) return std::nullopt;
-  return current_->table->find(parsed->uidl, parsed->occurrence);
+bool Namespace::visible(std::size_t row) const { return (states_[row].flags & (kHeld | kHidden)) == 0; }
+
+bool Namespace::maildir() const { return options_.layout == Layout::maildir; }
+
+std::uint8_t Namespace::mail_flags_of(const State& s) {
+  return static_cast<std::uint8_t>((s.flags >> kFlagShift) & 0x3F);
 }
 
-bool Namespace::visible(std::size_t row) const { return (states_[row].flags & (kHeld | kHidden)) == 0; }
+std::uint8_t Namespace::stored_mail_flags(const State& s) {
+  return static_cast<std::uint8_t>(mail_flags_of(s) | ((s.flags & kInCur) != 0 ? store::kMailFlagInCur : 0) |
+                                   ((s.flags & kHasInfo) != 0 ? store::kMailFlagHasInfo : 0));
+}
+
+void Namespace::set_stored_mail_flags(State& s, std::uint8_t stored) {
+  s.flags = static_cast<std::uint16_t>(s.flags & ~(kInCur | kHasInfo | (0x3F << kFlagShift)));
+  s.flags = static_cast<std::uint16_t>(s.flags | (std::uint16_t{static_cast<std::uint8_t>(stored & 0x3F)} << kFlagShift));
+  if ((stored & store::kMailFlagInCur) != 0) s.flags |= kInCur;
+  if ((stored & store::kMailFlagHasInfo) != 0) s.flags |= kHasInfo;
+}
+
+std::uint64_t Namespace::message_dir(const State& s) const {
+  if (!maildir()) return kRootInode;
+  return (s.flags & kInCur) != 0 ? kCurInode : kNewInode;
+}
+
+std::string Namespace::message_name(const Version& v, std::size_t row, const State& s) const {
+  if (!maildir()) return name_at(v, row);
+  std::string name = maildir_base(v.table->uidl(row), v.table->occurrence(row));
+  if ((s.flags & kHasInfo) != 0) name += ":2," + flags_text(mail_flags_of(s));
+  return name;
+}
+
+std::vector<std::pair<std::uint64_t, std::string>> Namespace::names_of(const Version& v, std::size_t row,
+                                                                     const State& s) const {
+  std::string file = name_at(v, row);
+  std::string folder = file.substr(0, file.size() - 4);  // without ".eml"
+  return {{message_dir(s), message_name(v, row, s)}, {kHeadersInode, std::move(file)}, {kPartsInode, std::move(folder)}};
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> Namespace::fixed_entries(NodeKind dir, bool listed) const {
+  const std::uint64_t self = dir == NodeKind::root          ? kRootInode
+                             : dir == NodeKind::headers_dir ? kHeadersInode
+                             : dir == NodeKind::cur_dir     ? kCurInode
+                             : dir == NodeKind::new_dir     ? kNewInode
+                             : dir == NodeKind::tmp_dir     ? kTmpInode
+                                                            : kPartsInode;
+  std::vector<std::pair<std::string, std::uint64_t>> out{{".", self}, {"..", kRootInode}};
+  if (dir != NodeKind::root) return out;
+  if (maildir()) {
+    out.emplace_back("cur", kCurInode);
+    out.emplace_back("new", kNewInode);
+    out.emplace_back("tmp", kTmpInode);
+  }
+  out.emplace_back(std::string(kHeadersDirName), kHeadersInode);
+  // .parts is there but not listed: cp -r, tar and rsync of the mount copy each message
+  // once, not again as decoded parts (doc/SEMANTICS.md, "MIME parts").
+  if (!listed) out.emplace_back(std::string(kPartsDirName), kPartsInode);
+  return out;
+}
+
+bool Namespace::has_dir(NodeKind k) const {
+  switch (k) {
+    case NodeKind::root:
+    case NodeKind::headers_dir:
+    case NodeKind::parts_dir: return true;
+    case NodeKind::cur_dir:
+    case NodeKind::new_dir:
+    case NodeKind::tmp_dir: return maildir();
+    default: return false;
+  }
+}
+
+// The visible message named `name` in directory `dir` (message files, stubs or part folders).
+std::optional<std::size_t> Namespace::row_in_dir(std::uint64_t dir, std::string_view name) const {
+  if (!current_->table) return std::nullopt;
+  std::optional<ParsedName> parsed;
+  std::optional<std::uint8_t> flags;
+  switch (kind_of_inode(dir)) {
+    case NodeKind::root:
+      if (maildir()) return std::nullopt;
+      parsed = parse_message_file_name(name);
+      break;
+    case NodeKind::headers_dir: parsed = parse_message_file_name(name); break;
+    case NodeKind::parts_dir: parsed = parse_message_file_name(std::string(name) + ".eml"); break;
+    case NodeKind::new_dir:
+    case NodeKind::cur_dir: {
+      if (!maildir()) return std::nullopt;
+      const auto info = name.rfind(":2,");
+      parsed = parse_maildir_base(name.substr(0, info));
+      if (info != std::string_view::npos) {
+        flags = parse_flags(name.substr(info + 3));
+        if (!flags) return std::nullopt;
+      }
+      break;
+    }
+    default: return std::nullopt;
+  }
+  if (!parsed) return std::nullopt;
+  const auto row = current_->table->find(parsed->uidl, parsed->occurrence);
+  if (!row || !visible(*row)) return std::nullopt;
+  const State& s = states_[*row];
+  const auto kind = kind_of_inode(dir);
+  if (kind == NodeKind::new_dir || kind == NodeKind::cur_dir) {
+    if (((s.flags & kInCur) != 0) != (kind == NodeKind::cur_dir)) return std::nullopt;
+    if (((s.flags & kHasInfo) != 0) != flags.has_value()) return std::nullopt;
+    if (flags && mail_flags_of(s) != *flags) return std::nullopt;
+  }
+  return row;
+}
 
 std::optional<std::uint64_t> Namespace::presented_body_size(std::size_t row) const {
   if (options_.lf) {
@@ -119,11 +278,15 @@ Message Namespace::message_at(std::size_t row) const {
 
 Attr Namespace::dir_attr(std::uint64_t ino) {
   std::lock_guard lock(mu_);
+  return dir_attr_locked(ino);
+}
+
+Attr Namespace::dir_attr_locked(std::uint64_t ino) const {
   Attr a;
   a.ino = ino;
   a.is_dir = true;
   a.permissions = 0555;
-  a.nlink = ino == kRootInode ? 3 : 2;
+  a.nlink = ino == kRootInode ? static_cast<std::uint32_t>(fixed_entries(NodeKind::root, true).size()) : 2;
   a.uid = options_.uid;
   a.gid = options_.gid;
   // The newest message's arrival, so `ls -ld` moves when mail arrives; 0 for an empty box.
@@ -201,6 +364,7 @@ Namespace::Installed Namespace::install(mailbox::Listing table, std::vector<std:
       s.mtime = init.mtime;
       if (init.has_body) s.flags |= kHasBody;
       if (init.has_stub) s.flags |= kHasStub;
+      set_stored_mail_flags(s, init.mail_flags);
       dir_mtime_ = std::max(dir_mtime_, init.first_seen);
     }
     if (deleted && deleted(v->table->id(row))) s.flags |= kHidden;
@@ -229,9 +393,7 @@ Namespace::Installed Namespace::install(mailbox::Listing table, std::vector<std:
     if ((s.flags & (kHeld | kHidden)) != 0) continue;  // never shown, or already handled
     const auto now_row = row_of_serial(*v, old->serials[before]);
     if (now_row && visible(*now_row)) continue;
-    const std::string name = name_at(*old, before);
-    result.notes.entries.emplace_back(kRootInode, name);
-    result.notes.entries.emplace_back(kHeadersInode, name);
+    for (auto& entry : names_of(*old, before, s)) result.notes.entries.push_back(std::move(entry));
     const auto serial = old->serials[before];
     if (s.message_lookups > 0) {
       orphans_[message_inode(serial)] =
@@ -254,8 +416,10 @@ Namespace::Installed Namespace::install(mailbox::Listing table, std::vector<std:
     orphans_.erase(stub_inode(serial));
   }
   if (appeared || !result.notes.entries.empty()) {
-    result.notes.inodes.push_back(kRootInode);
-    result.notes.inodes.push_back(kHeadersInode);
+    for (auto dir : {kRootInode, kHeadersInode, kPartsInode, kCurInode, kNewInode}) result.notes.inodes.push_back(dir);
+    // A change the server made (not the cached listing loaded at start): clients that watch
+    // directory mtimes (NeoMutt, notmuch) look again.
+    if (initial.empty()) dir_mtime_ = std::max(dir_mtime_, now);
   }
   result.visible = visible_;
   return result;
@@ -264,18 +428,24 @@ Namespace::Installed Namespace::install(mailbox::Listing table, std::vector<std:
 // ---- the kernel's view -----------------------------------------------------------------
 
 Result<Attr> Namespace::lookup(std::uint64_t parent, std::string_view name, bool count) {
-  if (parent == kRootInode && name == kHeadersDirName) return dir_attr(kHeadersInode);  // fixed inode: no count
-  std::lock_guard lock(mu_);
-  if (parent == kRootInode || parent == kHeadersInode) {
-    const auto row = row_of_name(name);
-    if (!row || !visible(*row)) return Error(Errc::not_found, "no such message");
-    State& s = states_[*row];
-    if (parent == kRootInode) {
-      if (count) s.message_lookups = saturating_add(s.message_lookups, 1);
-      return message_attr(*row);
+  const NodeKind parent_kind = kind_of_inode(parent);
+  if (has_dir(parent_kind)) {
+    for (const auto& [fixed, ino] : fixed_entries(parent_kind, false)) {
+      if (fixed == name && fixed != "." && fixed != "..") return dir_attr(ino);  // fixed inodes: no count
     }
-    if (count) s.stub_lookups = saturating_add(s.stub_lookups, 1);
-    return stub_attr(*row);
+  }
+  std::lock_guard lock(mu_);
+  if (has_dir(parent_kind)) {
+    const auto row = row_in_dir(parent, name);
+    if (!row) return Error(Errc::not_found, "no such message");
+    State& s = states_[*row];
+    if (parent_kind == NodeKind::headers_dir) {
+      if (count) s.stub_lookups = saturating_add(s.stub_lookups, 1);
+      return stub_attr(*row);
+    }
+    if (parent_kind == NodeKind::parts_dir) return part_folder_attr(*row);
+    if (count) s.message_lookups = saturating_add(s.message_lookups, 1);
+    return message_attr(*row);
   }
   const auto row = row_of_inode(parent);
   if ((row && visible(*row)) || orphans_.count(parent) != 0) {
@@ -284,18 +454,34 @@ Result<Attr> Namespace::lookup(std::uint64_t parent, std::string_view name, bool
   return Error(Errc::not_found, "no such directory");
 }
 
+Attr Namespace::part_folder_attr(std::size_t row) const {
+  Attr a = dir_attr_locked(part_folder_inode(current_->serials[row]));
+  a.mtime = states_[row].mtime;
+  return a;
+}
+
 Result<Attr> Namespace::getattr(std::uint64_t ino) {
   const NodeKind k = kind_of_inode(ino);
-  if (k == NodeKind::root || k == NodeKind::headers_dir) return dir_attr(ino);
+  if (has_dir(k)) return dir_attr(ino);
   std::lock_guard lock(mu_);
   if (const auto row = row_of_inode(ino); row && visible(*row)) {
-    return k == NodeKind::message ? message_attr(*row) : stub_attr(*row);
+    if (k == NodeKind::part_folder) return part_folder_attr(*row);
+    if (k == NodeKind::message) return message_attr(*row);
+    if (k == NodeKind::stub) return stub_attr(*row);
   }
   if (const auto it = orphans_.find(ino); it != orphans_.end()) return it->second.attr;
   return Error(Errc::not_found, "no such inode");
 }
 
+namespace {
+bool file_of_message(std::uint64_t ino) {
+  const NodeKind k = kind_of_inode(ino);
+  return k == NodeKind::message || k == NodeKind::stub;
+}
+}  // namespace
+
 void Namespace::add_lookup(std::uint64_t ino, std::uint64_t count) {
+  if (!file_of_message(ino)) return;
   std::lock_guard lock(mu_);
   const auto row = row_of_inode(ino);
   if (!row || !visible(*row)) return;
@@ -308,6 +494,7 @@ void Namespace::add_lookup(std::uint64_t ino, std::uint64_t count) {
 }
 
 void Namespace::forget(std::uint64_t ino, std::uint64_t count) {
+  if (!file_of_message(ino)) return;
   std::lock_guard lock(mu_);
   if (const auto it = orphans_.find(ino); it != orphans_.end()) {
     it->second.lookups = it->second.lookups > count ? it->second.lookups - count : 0;
@@ -329,7 +516,8 @@ void Namespace::forget(std::uint64_t ino, std::uint64_t count) {
 
 NodeKind Namespace::kind(std::uint64_t ino) {
   const NodeKind k = kind_of_inode(ino);
-  if (k == NodeKind::root || k == NodeKind::headers_dir || k == NodeKind::none) return k;
+  if (has_dir(k) || k == NodeKind::none) return k;
+  if (k == NodeKind::cur_dir || k == NodeKind::new_dir || k == NodeKind::tmp_dir) return NodeKind::none;
   std::lock_guard lock(mu_);
   if (const auto row = row_of_inode(ino); row && visible(*row)) return k;
   return orphans_.count(ino) != 0 ? k : NodeKind::none;
@@ -349,14 +537,15 @@ std::optional<Message> Namespace::message(std::uint64_t serial) {
   return message_at(*row);
 }
 
-std::optional<Message> Namespace::message_named(std::string_view name) {
+std::optional<Message> Namespace::message_named(std::uint64_t dir, std::string_view name) {
   std::lock_guard lock(mu_);
-  const auto row = row_of_name(name);
-  if (!row || !visible(*row)) return std::nullopt;
+  const auto row = row_in_dir(dir, name);
+  if (!row) return std::nullopt;
   return message_at(*row);
 }
 
 std::optional<std::uint64_t> Namespace::stub_pending(std::uint64_t ino) {
+  if (!file_of_message(ino)) return std::nullopt;
   std::lock_guard lock(mu_);
   const auto row = row_of_inode(ino);
   if (!row || !visible(*row) || !stub_pending_at(*row)) return std::nullopt;
@@ -364,9 +553,12 @@ std::optional<std::uint64_t> Namespace::stub_pending(std::uint64_t ino) {
 }
 
 std::optional<std::uint64_t> Namespace::stub_pending(std::uint64_t parent, std::string_view name) {
-  if (parent != kRootInode && parent != kHeadersInode) return std::nullopt;
+  const NodeKind k = kind_of_inode(parent);
+  if (k != NodeKind::root && k != NodeKind::headers_dir && k != NodeKind::cur_dir && k != NodeKind::new_dir) {
+    return std::nullopt;
+  }
   std::lock_guard lock(mu_);
-  const auto row = row_of_name(name);
+  const auto row = row_in_dir(parent, name);
   if (!row || !visible(*row) || !stub_pending_at(*row)) return std::nullopt;
   return current_->serials[*row];
 }
@@ -376,7 +568,7 @@ std::optional<std::uint64_t> Namespace::stub_pending(std::uint64_t parent, std::
 Result<std::shared_ptr<const DirSnapshot>> Namespace::open_dir(std::uint64_t ino) {
   const NodeKind k = kind(ino);
   if (k == NodeKind::none) return Error(Errc::not_found, "not a directory");
-  if (k != NodeKind::root && k != NodeKind::headers_dir) return Error(Errc::not_a_directory, "not a directory");
+  if (!has_dir(k)) return Error(Errc::not_a_directory, "not a directory");
   std::lock_guard lock(mu_);
   auto snapshot = std::make_shared<DirSnapshot>();
   snapshot->version = current_;
@@ -386,17 +578,14 @@ Result<std::shared_ptr<const DirSnapshot>> Namespace::open_dir(std::uint64_t ino
 
 std::vector<ListedEntry> Namespace::read_dir(const DirSnapshot& snapshot, std::uint64_t offset, std::size_t max) {
   std::vector<ListedEntry> items;
-  const bool root = snapshot.kind == NodeKind::root;
-  const std::uint64_t self = root ? kRootInode : kHeadersInode;
-  auto add_dir = [&](std::string name, std::uint64_t ino, std::uint64_t next) {
-    items.push_back(ListedEntry{DirEntry{std::move(name), ino, true}, std::nullopt, false, next});
-  };
-  if (offset == 0 && items.size() < max) add_dir(".", self, ++offset);
-  if (offset == 1 && items.size() < max) add_dir("..", kRootInode, ++offset);
-  if (offset == 2 && items.size() < max) {
-    if (root) add_dir(std::string(kHeadersDirName), kHeadersInode, 3);
-    offset = 3;
+  const auto fixed = fixed_entries(snapshot.kind, true);
+  for (; offset < fixed.size() && items.size() < max; ++offset) {
+    items.push_back(ListedEntry{DirEntry{fixed[offset].first, fixed[offset].second, true}, std::nullopt, false,
+                                offset + 1 < fixed.size() ? offset + 1 : kFirstRowOffset});
   }
+  if (offset < kFirstRowOffset) offset = kFirstRowOffset;
+  const NodeKind k = snapshot.kind;
+  if (k == NodeKind::tmp_dir || (k == NodeKind::root && maildir())) return items;
   std::lock_guard lock(mu_);
   const Version& v = *snapshot.version;
   const bool same = snapshot.version == current_;
@@ -404,15 +593,57 @@ std::vector<ListedEntry> Namespace::read_dir(const DirSnapshot& snapshot, std::u
        row < v.serials.size() && items.size() < max; ++row) {
     const auto now_row = same ? std::optional<std::size_t>(row) : row_of_serial(*current_, v.serials[row]);
     if (!now_row || !visible(*now_row)) continue;
+    const State& s = states_[*now_row];
+    if (k == NodeKind::cur_dir && (s.flags & kInCur) == 0) continue;
+    if (k == NodeKind::new_dir && (s.flags & kInCur) != 0) continue;
     const std::uint64_t serial = v.serials[row];
     ListedEntry item;
-    item.entry = DirEntry{name_at(v, row), root ? message_inode(serial) : stub_inode(serial), false};
-    item.attr = root ? message_attr(*now_row) : stub_attr(*now_row);
-    item.stub_pending = stub_pending_at(*now_row);
+    if (k == NodeKind::headers_dir) {
+      item.entry = DirEntry{name_at(v, row), stub_inode(serial), false};
+      item.attr = stub_attr(*now_row);
+    } else if (k == NodeKind::parts_dir) {
+      std::string name = name_at(v, row);
+      name.resize(name.size() - 4);
+      item.entry = DirEntry{std::move(name), part_folder_inode(serial), true};
+      item.attr = part_folder_attr(*now_row);
+    } else {
+      item.entry = DirEntry{message_name(v, row, s), message_inode(serial), false};
+      item.attr = message_attr(*now_row);
+    }
+    item.stub_pending = k != NodeKind::parts_dir && stub_pending_at(*now_row);
     item.next_offset = kFirstRowOffset + row + 1;
     items.push_back(std::move(item));
   }
   return items;
+}
+
+Result<Namespace::Renamed> Namespace::rename(std::uint64_t from_dir, std::string_view from, std::uint64_t to_dir,
+                                              std::string_view to, std::int64_t now) {
+  const auto is_mail_dir = [](std::uint64_t dir) { return dir == kCurInode || dir == kNewInode; };
+  if (!maildir() || !is_mail_dir(from_dir) || !is_mail_dir(to_dir)) {
+    return Error(Errc::read_only, "names come from the server: only a Maildir message's place and flags change");
+  }
+  std::lock_guard lock(mu_);
+  const auto row = row_in_dir(from_dir, from);
+  if (!row) return Error(Errc::not_found, "no such message");
+  // What NeoMutt and notmuch do (doc/maildir-clients.md): the unique part stays, the
+  // target is in new/ or cur/, with or without ":2,FLAGS".
+  const std::string base = maildir_base(current_->table->uidl(*row), current_->table->occurrence(*row));
+  if (to.substr(0, base.size()) != base) return Error(Errc::read_only, "a message keeps its name; only its flags change");
+  const std::string_view rest = to.substr(base.size());
+  std::uint8_t stored = to_dir == kCurInode ? store::kMailFlagInCur : 0;
+  if (!rest.empty()) {
+    if (rest.substr(0, 3) != ":2,") return Error(Errc::read_only, "a message keeps its name; only its flags change");
+    const auto parsed = parse_flags(rest.substr(3));
+    if (!parsed) return Error(Errc::invalid_argument, "Maildir flags are some of DFPRST, each once, in that order");
+    stored = static_cast<std::uint8_t>(stored | *parsed | store::kMailFlagHasInfo);
+  }
+  set_stored_mail_flags(states_[*row], stored);
+  dir_mtime_ = std::max(dir_mtime_, now);
+  Renamed renamed;
+  renamed.message = message_at(*row);
+  renamed.mail_flags = stored;
+  return renamed;
 }
 
 std::vector<DirEntry> Namespace::all_entries(std::uint64_t dir) {
@@ -447,11 +678,8 @@ void Namespace::reveal(std::size_t row, Notes& notes) {
   --held_;
   ++visible_;
   // The directories changed; a negative dentry of the new name must go too.
-  const std::string name = name_at(*current_, row);
-  notes.inodes.push_back(kRootInode);
-  notes.inodes.push_back(kHeadersInode);
-  notes.entries.emplace_back(kRootInode, name);
-  notes.entries.emplace_back(kHeadersInode, name);
+  for (auto dir : {kRootInode, kHeadersInode, kPartsInode, kCurInode, kNewInode}) notes.inodes.push_back(dir);
+  for (auto& entry : names_of(*current_, row, states_[row])) notes.entries.push_back(std::move(entry));
 }
 
 Notes Namespace::learn_body(std::uint64_t serial, std::uint64_t raw_size, std::optional<std::uint64_t> lf_size) {
@@ -540,6 +768,16 @@ Notes Namespace::mark_top_unsupported() {
   return notes;
 }
 
+std::int64_t Namespace::dir_mtime() {
+  std::lock_guard lock(mu_);
+  return dir_mtime_;
+}
+
+void Namespace::note_dir_mtime(std::int64_t mtime) {
+  std::lock_guard lock(mu_);
+  dir_mtime_ = std::max(dir_mtime_, mtime);
+}
+
 bool Namespace::top_unsupported() {
   std::lock_guard lock(mu_);
   return top_unsupported_;
@@ -553,15 +791,16 @@ void Namespace::orphan(std::size_t row) {
   s.message_lookups = s.stub_lookups = 0;
 }
 
-std::optional<std::string> Namespace::hide(std::uint64_t serial) {
+std::optional<std::vector<std::pair<std::uint64_t, std::string>>> Namespace::hide(std::uint64_t serial) {
   std::lock_guard lock(mu_);
   const auto row = row_of_serial(*current_, serial);
   if (!row || !visible(*row)) return std::nullopt;
   if (!exact(*row)) --inexact_;
   --visible_;
   orphan(*row);
+  auto names = names_of(*current_, *row, states_[*row]);
   states_[*row].flags |= kHidden;
-  return name_at(*current_, *row);
+  return names;
 }
 
 // ---- sequences -------------------------------------------------------------------------
@@ -653,6 +892,7 @@ std::vector<Namespace::PushCandidate> Namespace::push_candidates(std::uint64_t s
 }
 
 bool Namespace::mark_pushed(std::uint64_t ino) {
+  if (!file_of_message(ino)) return false;
   std::lock_guard lock(mu_);
   const auto row = row_of_inode(ino);
   if (!row || !visible(*row)) return false;
@@ -663,6 +903,7 @@ bool Namespace::mark_pushed(std::uint64_t ino) {
 }
 
 void Namespace::unmark_pushed(std::uint64_t ino) {
+  if (!file_of_message(ino)) return;
   std::lock_guard lock(mu_);
   const auto row = row_of_inode(ino);
   if (!row) return;

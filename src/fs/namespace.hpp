@@ -49,6 +49,7 @@ struct InitialState {
   std::int64_t first_seen = 0;
   bool has_stub = false;
   bool has_body = false;
+  std::uint8_t mail_flags = 0;  // layout=maildir: store::MessageRecord::mail_flags
 };
 
 struct DirSnapshot;
@@ -90,7 +91,8 @@ class Namespace {
   // The message behind a message or stub inode (visible, held or vanished-but-known).
   std::optional<Message> message_of(std::uint64_t ino);
   std::optional<Message> message(std::uint64_t serial);
-  std::optional<Message> message_named(std::string_view name);  // visible only
+  // The visible message named `name` in directory `dir` (root, cur/, new/, .headers/).
+  std::optional<Message> message_named(std::uint64_t dir, std::string_view name);
   // The serial of the message whose stub a kernel lookup/getattr of `ino` (or of `name` in
   // `parent`) would wait for: the stub is neither cached nor known, and TOP works.
   std::optional<std::uint64_t> stub_pending(std::uint64_t ino);
@@ -117,8 +119,18 @@ class Namespace {
   // Without TOP stubs can never be fetched: their size 0 counts as final.
   Notes mark_top_unsupported();
   bool top_unsupported();
-  // Removes a visible message (an unlink); returns its name.
-  std::optional<std::string> hide(std::uint64_t serial);
+  // Removes a visible message (an unlink); returns every (directory, name) it had.
+  std::optional<std::vector<std::pair<std::uint64_t, std::string>>> hide(std::uint64_t serial);
+
+  // layout=maildir: a rename within cur/ and new/ that keeps the message's name and changes
+  // only where it is and its flags. Returns the message and its flags as the cache keeps
+  // them (store::MessageRecord::mail_flags); EROFS for any other rename.
+  struct Renamed {
+    Message message;
+    std::uint8_t mail_flags = 0;
+  };
+  Result<Renamed> rename(std::uint64_t from_dir, std::string_view from, std::uint64_t to_dir, std::string_view to,
+                         std::int64_t now);
 
   // ---- sequences (read-ahead, held mail, pushing ahead) ----
   // Visible messages after `serial`'s position (up to `count` positions) that have no body
@@ -157,6 +169,10 @@ class Namespace {
   };
   Counts counts();
   Attr dir_attr(std::uint64_t ino);
+  // The directories' mtime: the last change to the listing or to a message's place or
+  // flags (kept in the cache by the caller, so it is stable across remounts).
+  std::int64_t dir_mtime();
+  void note_dir_mtime(std::int64_t mtime);
 
  private:
   struct State {  // 32 bytes
@@ -180,12 +196,28 @@ class Namespace {
     kHidden = 8,
     kMessagePushed = 16,
     kStubPushed = 32,
+    kInCur = 64,       // layout=maildir: in cur/ (else new/)
+    kHasInfo = 8192,   // layout=maildir: the name has ":2,FLAGS"
   };
+  static constexpr unsigned kFlagShift = 7;  // the Maildir flags DFPRST, bits 7..12
 
   std::optional<std::size_t> row_of_serial(const Version& v, std::uint64_t serial) const;
   std::optional<std::size_t> row_of_inode(std::uint64_t ino) const;
-  std::optional<std::size_t> row_of_name(std::string_view name) const;
   bool visible(std::size_t row) const;
+  bool maildir() const;
+  static std::uint8_t mail_flags_of(const State& s);  // DFPRST bits
+  static std::uint8_t stored_mail_flags(const State& s);  // store::MessageRecord::mail_flags
+  static void set_stored_mail_flags(State& s, std::uint8_t stored);
+  std::uint64_t message_dir(const State& s) const;  // root, cur or new
+  std::string message_name(const Version& v, std::size_t row, const State& s) const;
+  // Every (directory, name) a message appears under: its file, its stub, its part folder.
+  std::vector<std::pair<std::uint64_t, std::string>> names_of(const Version& v, std::size_t row, const State& s) const;
+  // The directory's own entries; `listed`: as readdir shows them (.parts is not listed).
+  std::vector<std::pair<std::string, std::uint64_t>> fixed_entries(NodeKind dir, bool listed) const;
+  bool has_dir(NodeKind kind) const;  // a directory of the namespace, in this layout
+  std::optional<std::size_t> row_in_dir(std::uint64_t dir, std::string_view name) const;
+  Attr part_folder_attr(std::size_t row) const;
+  Attr dir_attr_locked(std::uint64_t ino) const;
   bool exact(std::size_t row) const;
   std::optional<std::uint64_t> presented_body_size(std::size_t row) const;
   std::optional<std::uint64_t> presented_stub_size(std::size_t row) const;

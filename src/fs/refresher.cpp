@@ -2,8 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
+
 namespace popfs::fs {
 namespace {
+
+constexpr std::string_view kDirMtimeKey = "dir_mtime";
 
 std::function<bool(const MessageId&)> hidden_by(std::set<MessageId> ids) {
   if (ids.empty()) return {};
@@ -21,7 +25,7 @@ Result<void> Refresher::load_cached() {
     const auto row = table->append(r.id.uidl, static_cast<std::uint32_t>(table->size() + 1), r.list_size);
     if (table->occurrence(row) != r.id.occurrence) consistent = false;
     serials.push_back(r.serial);
-    initial.push_back(InitialState{r.exact_size, r.stub_size, r.mtime, r.first_seen, r.has_stub, r.has_body});
+    initial.push_back(InitialState{r.exact_size, r.stub_size, r.mtime, r.first_seen, r.has_stub, r.has_body, r.mail_flags});
   });
   if (!scanned) return scanned.error();
   table->shrink_to_fit();
@@ -34,6 +38,9 @@ Result<void> Refresher::load_cached() {
   }
   const auto installed = core_.names.install(std::move(table), std::move(serials), initial,
                                              hidden_by(deletions_.hidden_ids()), core_.tasks.clock().wall_seconds());
+  if (auto kept = core_.cache.meta(kDirMtimeKey); kept && kept.value()) {
+    core_.names.note_dir_mtime(std::strtoll(kept.value()->c_str(), nullptr, 10));
+  }
   core_.notify(installed.notes);
   return {};
 }
@@ -99,6 +106,7 @@ void Refresher::listed(Result<mailbox::Listing> listing) {
     waiters_.clear();
   }
   stubs_.set_server_reachable(true);
+  if (!installed.notes.empty()) (void)core_.cache.set_meta(kDirMtimeKey, std::to_string(core_.names.dir_mtime()));
   core_.notify(installed.notes);
   // Held messages are shown once their body and stub are fetched; the rest of the stubs
   // come in the background so `ls -l` has its mtimes.

@@ -140,11 +140,14 @@ void op_access(fuse_req_t req, fuse_ino_t ino, int mask) {
 using Snapshot = std::shared_ptr<const fs::DirSnapshot>;
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  auto snapshot = core(req).open_directory(ino);
-  if (!snapshot) return reply_error(req, snapshot.error());
-  auto* held = new Snapshot(std::move(*snapshot));
-  fi->fh = reinterpret_cast<std::uint64_t>(held);
-  if (fuse_reply_open(req, fi) != 0) delete held;
+  // fi is valid only during this call: its contents go with the reply.
+  fuse_file_info info = *fi;
+  core(req).open_directory(ino, [req, info, t = context(req).ticket()](Result<Snapshot> snapshot) mutable {
+    if (!snapshot) return reply_error(req, snapshot.error());
+    auto* held = new Snapshot(std::move(*snapshot));
+    info.fh = reinterpret_cast<std::uint64_t>(held);
+    if (fuse_reply_open(req, &info) != 0) delete held;
+  });
 }
 
 void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
@@ -272,8 +275,10 @@ void op_mknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) { fuse_rep
 void op_mkdir(fuse_req_t req, fuse_ino_t, const char*, mode_t) { fuse_reply_err(req, EROFS); }
 void op_rmdir(fuse_req_t req, fuse_ino_t, const char*) { fuse_reply_err(req, EROFS); }
 void op_symlink(fuse_req_t req, const char*, fuse_ino_t, const char*) { fuse_reply_err(req, EROFS); }
-void op_rename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*, unsigned int) {
-  fuse_reply_err(req, EROFS);
+void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent, const char* new_name,
+               unsigned int flags) {
+  auto result = core(req).rename(parent, name, new_parent, new_name, flags, fuse_req_ctx(req)->uid);
+  fuse_reply_err(req, result ? 0 : result.error().to_errno());
 }
 void op_link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { fuse_reply_err(req, EROFS); }
 void op_write(fuse_req_t req, fuse_ino_t ino, const char*, size_t, off_t, fuse_file_info*) {

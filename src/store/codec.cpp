@@ -22,12 +22,13 @@ std::uint32_t read_u32_be(std::string_view bytes) {
 // Record value layouts:
 // 1 (42 bytes, schema 1): u8 1 | u64 serial | u64 list_size | u64 exact_size | i64 mtime
 //   | i64 first_seen | u8 flags (bit 0 exact_size known, bit 1 has_stub, bit 2 has_body)
-// 2 (50 bytes): layout 1 with u8 2 and, after the flags, u64 stub_size (bit 3: known)
+// 2 (51 bytes): layout 1 with u8 2 and, after the flags, u64 stub_size (bit 3: known) and
+//   u8 mail_flags
 // Layout 1 records are read as they are and written back as layout 2.
 constexpr char kRecordLayout1 = 1;
 constexpr char kRecordLayout = 2;
 constexpr std::size_t kRecordBytes1 = 1 + 5 * 8 + 1;
-constexpr std::size_t kRecordBytes = kRecordBytes1 + 8;
+constexpr std::size_t kRecordBytes = kRecordBytes1 + 8 + 1;
 constexpr unsigned kHasExactSize = 1U;
 constexpr unsigned kHasStub = 2U;
 constexpr unsigned kHasBody = 4U;
@@ -121,6 +122,7 @@ std::string encode_record(const MessageRecord& record) {
   if (record.stub_size) flags |= kHasStubSize;
   out.push_back(static_cast<char>(flags));
   append_u64_be(out, record.stub_size.value_or(0));
+  out.push_back(static_cast<char>(record.mail_flags));
   return out;
 }
 
@@ -141,6 +143,7 @@ void decode_record_into(std::string_view value, MessageRecord& record) {
   record.has_stub = (flags & kHasStub) != 0;
   record.has_body = (flags & kHasBody) != 0;
   if (!layout1 && (flags & kHasStubSize) != 0) record.stub_size = read_u64_be(value.substr(42, 8));
+  record.mail_flags = layout1 ? 0 : static_cast<std::uint8_t>(value[50]);
 }
 
 MessageRecord decode_record(const MessageId& id, std::string_view value) {

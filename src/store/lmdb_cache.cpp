@@ -384,6 +384,17 @@ void LmdbCache::store_stub(const lmdb::Txn& txn, const std::string& key, Message
   store_record(txn, key, record);
 }
 
+Result<void> LmdbCache::set_mail_flags(const MessageId& id, std::uint8_t flags) {
+  return guarded([&] {
+    const std::string key = codec::message_key(id);
+    write([&](const lmdb::Txn& txn) {
+      MessageRecord record = require_record(txn, key);
+      record.mail_flags = flags;
+      store_record(txn, key, record);
+    });
+  });
+}
+
 Result<void> LmdbCache::add_pending_deletion(const MessageId& id) {
   return guarded([&] {
     const std::string key = codec::message_key(id);

@@ -64,6 +64,7 @@ class LmdbCache final : public Cache {
   Result<void> put_stub(const MessageId& id, std::string_view stub,
                         std::optional<std::int64_t> date_mtime) override;
   Result<std::vector<bool>> put_stubs(const std::vector<StubWrite>& stubs) override;
+  Result<void> set_mail_flags(const MessageId& id, std::uint8_t flags) override;
   Result<std::unique_ptr<BodyWriter>> begin_body(const MessageId& id) override;
   Result<std::optional<std::size_t>> read_body(const MessageId& id, std::uint64_t offset,
                                                std::span<char> out) override;

@@ -50,6 +50,7 @@ struct MountSettings {
   bool debug = false;
   bool read_only = false;
   bool lf = false;
+  bool maildir = false;  // layout=maildir: cur/, new/, tmp/ (doc/SEMANTICS.md, "Maildir layout")
   bool allow_other = false;
   bool insecure_plaintext = false;
   std::chrono::seconds poll = kDefaultPoll;

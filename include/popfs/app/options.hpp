@@ -27,6 +27,7 @@ struct MountOptions {
   std::optional<bool> debug;
   std::optional<bool> read_only;
   std::optional<bool> lf;
+  std::optional<std::string> layout;  // "flat" or "maildir"
   std::optional<bool> allow_other;
   std::optional<bool> insecure_plaintext;
   std::optional<std::chrono::seconds> poll;

@@ -137,7 +137,10 @@ class Filesystem {
   // Every entry of a directory, "." and ".." first, messages in server order. From memory
   // (for tests and small tools: the kernel reads directories in pieces, below).
   Result<std::vector<DirEntry>> read_directory(std::uint64_t ino);
-  Result<std::shared_ptr<const DirSnapshot>> open_directory(std::uint64_t ino);
+  // A directory to read; a message's .parts/ folder is made from its body, which may first
+  // be fetched: `done` may run inline or later.
+  using OpenDirDone = std::function<void(Result<std::shared_ptr<const DirSnapshot>>)>;
+  void open_directory(std::uint64_t ino, OpenDirDone done);
   // Up to `max` entries from `offset` (0 for the first). Entries whose attributes would
   // first fetch a header stub have Attr::awaiting_stub set: readdirplus leaves them to a
   // lookup.
@@ -154,10 +157,15 @@ class Filesystem {
   // Up to `size` bytes at `offset`; fewer only at the end of the file. `done` runs exactly
   // once, inline when the data is local, otherwise later from a core thread.
   void read(std::uint64_t ino, std::uint64_t offset, std::size_t size, ReadDone done);
-  // Root *.eml only: records the deletion durably, hides the message, commits in the
-  // background. EROFS with -o ro and inside .headers/; ENOENT for unknown names; EACCES
-  // unless `caller` is the mounting user or root (there is no default_permissions).
+  // A message file (in the mount point, or cur/ and new/ of layout=maildir): records the
+  // deletion durably, hides the message, commits in the background. EROFS with -o ro and
+  // for anything else; ENOENT for unknown names; EACCES unless `caller` is the mounting user
+  // or root (there is no default_permissions).
   Result<void> unlink(std::uint64_t parent, std::string_view name, uid_t caller);
+  // layout=maildir: moving a message between new/ and cur/ and changing its flags (kept in
+  // the cache). Any other rename fails (EROFS) and changes nothing. `flags`: renameat2's.
+  Result<void> rename(std::uint64_t parent, std::string_view name, std::uint64_t new_parent,
+                      std::string_view new_name, unsigned flags, uid_t caller);
   // The namespace's own memory, for benchmarks.
   std::size_t namespace_bytes();
 

@@ -8,7 +8,12 @@
 
 namespace popfs::fs {
 
+// How messages are laid out (doc/SEMANTICS.md): flat (<name>.eml in the mount point) or a
+// Maildir (cur/, new/, tmp/) that mail clients open.
+enum class Layout { flat, maildir };
+
 struct FsOptions {
+  Layout layout = Layout::flat;
   bool read_only = false;  // -o ro: unlink fails with EROFS, nothing is ever deleted
   bool lf = false;         // -o lf: present CRLF line endings as LF (changes sizes)
   // -o poll: while the mount is in use, list the server this often. Zero disables polling

@@ -37,7 +37,13 @@ struct MessageRecord {
   std::int64_t first_seen = 0;  // when popfs first listed this id
   bool has_stub = false;
   bool has_body = false;
+  // layout=maildir: the Maildir flags a client set (bits 0-5: D F P R S T), whether it
+  // moved the message to cur/ (kMailFlagInCur) and whether its name has ":2,FLAGS"
+  // (kMailFlagHasInfo). Local state: POP3 has no flags.
+  std::uint8_t mail_flags = 0;
 };
+inline constexpr std::uint8_t kMailFlagInCur = 0x40;
+inline constexpr std::uint8_t kMailFlagHasInfo = 0x80;
 
 // What apply_listing changed.
 struct ListingUpdate {
@@ -124,6 +130,10 @@ class Cache {
   // Stores several stubs in one transaction (one disk sync). Returns, per stub, whether it
   // was stored (false: the id is not in the listing any more).
   virtual Result<std::vector<bool>> put_stubs(const std::vector<StubWrite>& stubs) = 0;
+
+  // Stores a message's Maildir flags (MessageRecord::mail_flags). Errc::not_found if the
+  // id is not in the listing.
+  virtual Result<void> set_mail_flags(const MessageId& id, std::uint8_t flags) = 0;
 
   virtual Result<std::unique_ptr<BodyWriter>> begin_body(const MessageId& id) = 0;
   // Copies up to out.size() bytes of the stored body from offset into out; returns the

@@ -37,6 +37,7 @@ constexpr KeySpec kKeys[] = {
     {"ca_file", KeyKind::text},
     {"fingerprint", KeyKind::text},
     {"cache_dir", KeyKind::text},
+    {"layout", KeyKind::text},
     {"poll", KeyKind::duration_seconds},
     {"idle_grace", KeyKind::duration_ms},
     {"cache_size", KeyKind::size},
@@ -71,6 +72,7 @@ std::optional<std::string>* text_field(std::string_view name, MountOptions& o) {
   if (name == "ca_file") return &o.ca_file;
   if (name == "fingerprint") return &o.fingerprint;
   if (name == "cache_dir") return &o.cache_dir;
+  if (name == "layout") return &o.layout;
   return nullptr;
 }
 
@@ -380,6 +382,10 @@ Result<MountSettings> resolve_mount_settings(std::string_view source,
   settings.debug = merged.debug.value_or(false);
   settings.read_only = merged.read_only.value_or(false);
   settings.lf = merged.lf.value_or(false);
+  settings.maildir = merged.layout.value_or("flat") == "maildir";
+  if (merged.layout && *merged.layout != "flat" && *merged.layout != "maildir") {
+    return bad("layout must be \"flat\" or \"maildir\"");
+  }
   settings.allow_other = merged.allow_other.value_or(false);
   settings.insecure_plaintext = merged.insecure_plaintext.value_or(false);
   settings.poll = merged.poll.value_or(kDefaultPoll);

@@ -66,6 +66,7 @@ void MountOptions::overlay(const MountOptions& higher) {
   take(debug, higher.debug);
   take(read_only, higher.read_only);
   take(lf, higher.lf);
+  take(layout, higher.layout);
   take(allow_other, higher.allow_other);
   take(insecure_plaintext, higher.insecure_plaintext);
   take(poll, higher.poll);
@@ -160,6 +161,13 @@ Result<void> apply_mount_option(std::string_view raw_name, std::optional<std::st
   if (name == "ca_file") return text(into.ca_file);
   if (name == "fingerprint") return text(into.fingerprint);
   if (name == "cache_dir") return text(into.cache_dir);
+  if (name == "layout") {
+    if (!value || (*value != "flat" && *value != "maildir")) {
+      return bad("mount option 'layout' is layout=flat (the default) or layout=maildir");
+    }
+    into.layout = std::string(*value);
+    return {};
+  }
   if (name == "poll" || name == "idle_grace") {
     if (!value) return bad("mount option '" + std::string(raw_name) + "' needs a value, e.g. " + name + "=60");
     auto duration = parse_duration(*value);

@@ -177,6 +177,7 @@ class GatedCache final : public store::Cache {
     return inner_.put_stub(id, s, d);
   }
   Result<std::vector<bool>> put_stubs(const std::vector<store::StubWrite>& stubs) override { return inner_.put_stubs(stubs); }
+  Result<void> set_mail_flags(const MessageId& id, std::uint8_t flags) override { return inner_.set_mail_flags(id, flags); }
   Result<std::unique_ptr<store::BodyWriter>> begin_body(const MessageId& id) override {
     auto writer = inner_.begin_body(id);
     if (!writer) return writer.error();

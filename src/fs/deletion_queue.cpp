@@ -238,8 +238,11 @@ void DeletionQueue::check_carried(const Message& message, const std::string& stu
     if (carried_message_ids_.erase(*message_id) == 0) return;
   }
   spdlog::info("deleting {} again: it was deleted before the server renamed its messages", message.id.uidl);
-  if (auto r = add(message); !r) spdlog::warn("could not queue the deletion: {}", r.error().describe());
-  save_carried();
+  // Cache writes (synced) do not belong on the thread that called: the executor does them.
+  core_.tasks.post([this, message] {
+    if (auto r = add(message); !r) spdlog::warn("could not queue the deletion: {}", r.error().describe());
+    save_carried();
+  });
 }
 
 void DeletionQueue::forget_all() {

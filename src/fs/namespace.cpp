@@ -692,7 +692,8 @@ Notes Namespace::learn_body(std::uint64_t serial, std::uint64_t raw_size, std::o
   states_[*row].exact_size = raw_size;
   if (lf_size) lf_body_sizes_[serial] = *lf_size;
   const auto after = presented_body_size(*row);
-  if (before != after) notes.inodes.push_back(message_inode(serial));
+  // Only an inode the kernel holds has attributes to drop (one syscall each otherwise).
+  if (before != after && states_[*row].message_lookups > 0) notes.inodes.push_back(message_inode(serial));
   after_size_change(*row, was_exact, notes);
   return notes;
 }
@@ -718,8 +719,8 @@ Notes Namespace::learn_stub(std::uint64_t serial, std::uint64_t raw_size, std::o
   states_[*row].stub_size = clamp_stub(raw_size);
   if (lf_size) lf_stub_sizes_[serial] = *lf_size;
   if (date) states_[*row].mtime = *date;
-  notes.inodes.push_back(message_inode(serial));
-  notes.inodes.push_back(stub_inode(serial));
+  if (states_[*row].message_lookups > 0) notes.inodes.push_back(message_inode(serial));
+  if (states_[*row].stub_lookups > 0) notes.inodes.push_back(stub_inode(serial));
   after_size_change(*row, was_exact, notes);
   return notes;
 }

@@ -10,7 +10,12 @@ namespace {
 
 // Stubs are a few KiB; a message's LIST size bounds its stub.
 constexpr std::uint64_t kStubEstimate = 8 * 1024;
-constexpr std::size_t kStubsPerTransaction = 1024;
+// Stubs are written in batches: one transaction (one disk sync) for all that arrived within
+// kStoreDelay, or as soon as kStubsPerTransaction are waiting. A stub can always be fetched
+// again, so waiting costs nothing but memory, which kStoreQueueBytes bounds.
+constexpr std::size_t kStubsPerTransaction = 2048;
+constexpr auto kStoreDelay = std::chrono::milliseconds(100);
+constexpr std::uint64_t kStoreQueueBytes = 16ULL << 20;
 
 Error gone_error() { return Error(Errc::not_found, "the message is no longer on the server"); }
 
@@ -27,8 +32,9 @@ std::string to_lf(std::string_view text) {
 }
 
 bool StubFetcher::room() const {
-  return fetches_.size() < core_.options.max_stub_requests_in_flight &&
-         bytes_in_flight_ < core_.options.stub_window_bytes;
+  const std::size_t on_the_wire = fetches_.size() - to_store_.size();
+  return on_the_wire < core_.options.max_stub_requests_in_flight && bytes_in_flight_ < core_.options.stub_window_bytes &&
+         to_store_bytes_ < kStoreQueueBytes;
 }
 
 void StubFetcher::fetch(std::uint64_t serial, Done done) {
@@ -93,11 +99,15 @@ void StubFetcher::start(std::uint64_t serial, const Message& message, Done done)
     bytes_in_flight_ += f.estimate;
   }
   core_.maildrop.top(message.id, 0, [this, serial](Result<std::string> text) {
-    core_.tasks.post([this, serial, text = std::move(text)]() mutable { arrived(serial, std::move(text)); });
+    // On the maildrop's thread. A prefetched stub nobody waits for is only memory and
+    // queues: handled here, sparing a wake-up of the executor per stub (100,000 of them for
+    // a cold `ls -l` of a big mailbox). Replies to waiters always go to the executor.
+    if (text) return arrived(serial, std::move(text), false);
+    core_.tasks.post([this, serial, text = std::move(text)]() mutable { arrived(serial, std::move(text), true); });
   });
 }
 
-void StubFetcher::arrived(std::uint64_t serial, Result<std::string> result) {
+void StubFetcher::arrived(std::uint64_t serial, Result<std::string> result, bool on_executor) {
   std::optional<std::int64_t> date;
   std::shared_ptr<const std::string> text;
   if (result) {
@@ -106,18 +116,23 @@ void StubFetcher::arrived(std::uint64_t serial, Result<std::string> result) {
   }
   std::vector<Done> waiters;
   bool schedule_store = false;
+  bool store_now = false;
   {
     std::lock_guard lock(mu_);
     auto it = fetches_.find(serial);
     if (it != fetches_.end()) {
       waiters = std::move(it->second.waiters);
+      // Off the wire: the window has room for the next request at once.
+      bytes_in_flight_ -= it->second.estimate;
+      it->second.estimate = 0;
       if (text) {
         it->second.text = text;
         to_store_.push_back(Arrived{serial, it->second.id, text, date});
+        to_store_bytes_ += text->size();
         schedule_store = !store_scheduled_;
         store_scheduled_ = true;
+        store_now = to_store_.size() >= kStubsPerTransaction;
       } else {
-        bytes_in_flight_ -= it->second.estimate;
         fetches_.erase(it);
       }
     }
@@ -127,7 +142,13 @@ void StubFetcher::arrived(std::uint64_t serial, Result<std::string> result) {
     if (text) stalled_ = false;
     if (!text && code == Errc::unsupported) queue_.clear();
   }
-  if (schedule_store) core_.tasks.post_to(core_.store_queue, [this] { store_batch(); });
+  if (schedule_store) {
+    if (store_now) {
+      core_.tasks.post_to(core_.store_queue, [this] { store_batch(); });
+    } else {
+      core_.tasks.post_after(kStoreDelay, [this] { core_.tasks.post_to(core_.store_queue, [this] { store_batch(); }); });
+    }
+  }
   if (text) {
     const std::optional<std::uint64_t> lf = core_.options.lf ? std::optional<std::uint64_t>(to_lf(*text).size())
                                                              : std::nullopt;
@@ -136,11 +157,20 @@ void StubFetcher::arrived(std::uint64_t serial, Result<std::string> result) {
   } else if (result.error().code == Errc::unsupported) {
     core_.notify(core_.names.mark_top_unsupported());
   }
-  for (auto& w : waiters) {
-    if (text) {
-      w(*text);
+  if (!waiters.empty()) {
+    auto answer = [waiters = std::move(waiters), text, result = std::move(result)]() mutable {
+      for (auto& w : waiters) {
+        if (text) {
+          w(*text);
+        } else {
+          w(result.error());
+        }
+      }
+    };
+    if (on_executor) {
+      answer();
     } else {
-      w(result.error());
+      core_.tasks.post(std::move(answer));
     }
   }
   pump_prefetch();
@@ -154,7 +184,10 @@ void StubFetcher::store_batch() {
     const std::size_t take = std::min(to_store_.size(), kStubsPerTransaction);
     batch.assign(std::make_move_iterator(to_store_.begin()), std::make_move_iterator(to_store_.begin() + static_cast<std::ptrdiff_t>(take)));
     to_store_.erase(to_store_.begin(), to_store_.begin() + static_cast<std::ptrdiff_t>(take));
+    for (const auto& a : batch) to_store_bytes_ -= a.text->size();
+    if (batch.empty()) store_scheduled_ = false;
   }
+  if (batch.empty()) return;
   std::vector<store::StubWrite> writes;
   writes.reserve(batch.size());
   for (const auto& a : batch) writes.push_back(store::StubWrite{a.id, *a.text, a.date});
@@ -167,17 +200,14 @@ void StubFetcher::store_batch() {
   {
     std::lock_guard lock(mu_);
     for (const auto& a : batch) {
-      if (auto it = fetches_.find(a.serial); it != fetches_.end() && it->second.text == a.text) {
-        bytes_in_flight_ -= it->second.estimate;
-        fetches_.erase(it);
-      }
+      if (auto it = fetches_.find(a.serial); it != fetches_.end() && it->second.text == a.text) fetches_.erase(it);
     }
     again = !to_store_.empty();
     store_scheduled_ = again;
   }
   core_.notify(std::move(notes));
   if (again) core_.tasks.post_to(core_.store_queue, [this] { store_batch(); });
-  pump_prefetch();  // the window has room again
+  pump_prefetch();  // the store queue has room again
 }
 
 void StubFetcher::prefetch(const std::vector<std::uint64_t>& serials) {
@@ -239,9 +269,19 @@ void StubFetcher::set_server_reachable(bool reachable) {
 }
 
 void StubFetcher::stop() {
-  std::lock_guard lock(mu_);
-  stopped_ = true;
-  queue_.clear();
+  bool waiting = false;
+  {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    queue_.clear();
+    waiting = !to_store_.empty();
+  }
+  // What arrived is kept: written now, not after a delay that may never come.
+  while (waiting) {
+    store_batch();
+    std::lock_guard lock(mu_);
+    waiting = !to_store_.empty();
+  }
 }
 
 }  // namespace popfs::fs

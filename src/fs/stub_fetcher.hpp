@@ -4,8 +4,9 @@
 // and cache writes in batches (one transaction for every stub that arrived meanwhile).
 //
 // Threading: any thread may call in. One mutex guards the state below; it is never held
-// while calling out (maildrop, cache, namespace, callbacks). Completions run on the
-// executor, through the core's TaskScope; cache writes on the store queue.
+// while calling out (maildrop, cache, callbacks), only into the Namespace (a leaf). A stub
+// is taken in on the maildrop's thread (memory and queues only); callers hear back on the
+// executor, through the core's TaskScope; cache writes run on the store queue.
 
 #include <cstdint>
 #include <deque>
@@ -57,7 +58,8 @@ class StubFetcher {
   };
 
   void start(std::uint64_t serial, const Message& message, Done done);
-  void arrived(std::uint64_t serial, Result<std::string> result);
+  // on_executor: false on the maildrop's thread (waiters are then answered from the executor).
+  void arrived(std::uint64_t serial, Result<std::string> result, bool on_executor);
   void read_cached(std::uint64_t serial, MessageId id, Done done);
   void pump_prefetch();
   void store_batch();
@@ -70,6 +72,7 @@ class StubFetcher {
   std::deque<std::uint64_t> queue_;
   std::uint64_t bytes_in_flight_ = 0;
   std::vector<Arrived> to_store_;
+  std::uint64_t to_store_bytes_ = 0;
   bool store_scheduled_ = false;
   bool reachable_ = true;
   bool stalled_ = false;

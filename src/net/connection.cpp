@@ -513,10 +513,15 @@ asio::awaitable<void> Connection::pump() {
       co_await wake_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
-    // Fill the window: one command, or with PIPELINING as many as the bounds allow.
+    // Fill the window: one command, or with PIPELINING as many as the bounds allow. While
+    // answers are still coming, wait until a quarter of the window is free and send that
+    // in one write: one TLS record and one syscall for many commands, not one per answer.
     std::string batch;
     bool batch_has_quit = false;
-    while (!waiting_.empty()) {
+    const std::size_t free_slots = limits_.max_commands_in_flight - std::min(limits_.max_commands_in_flight, in_flight_.size());
+    const bool worth_writing = in_flight_.empty() || !pipelining_ ||
+                               free_slots >= std::min(waiting_.size(), std::max<std::size_t>(1, limits_.max_commands_in_flight / 4));
+    while (worth_writing && !waiting_.empty()) {
       const bool room = in_flight_.empty() ||
                         (pipelining_ && in_flight_.size() < limits_.max_commands_in_flight &&
                          bytes_in_flight + pop3::max_command_line_bytes <=

@@ -18,6 +18,8 @@
 #include "commands.hpp"
 #include "daemon.hpp"
 #include "popfs/fuse/mountpoint.hpp"
+
+#include <malloc.h>
 #include "popfs/app/control.hpp"
 #include "popfs/app/credentials.hpp"
 #include "popfs/app/exit_code.hpp"
@@ -121,6 +123,9 @@ int run_mount(const MountSettings& settings, const std::string& mountpoint_arg) 
     return fail(to_int(exit_code_for(attached.error().code)), attached.error().message);
   }
 
+  // Few malloc arenas: a daemon's threads (FUSE, executor, I/O) would otherwise each keep an
+  // arena of freed memory as RSS.
+  mallopt(M_ARENA_MAX, 2);
   std::optional<Detacher> detacher;
   if (!settings.foreground) detacher.emplace(Detacher::detach());
   setup_logging({.debug = settings.debug, .daemon = !settings.foreground, .extra_sinks = {}});

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <malloc.h>
+
 #include <cstdlib>
 
 namespace popfs::fs {
@@ -114,6 +116,9 @@ void Refresher::listed(Result<mailbox::Listing> listing) {
   bodies_.fetch_held(installed.held);
   if (core_.options.prefetch_stubs) stubs_.prefetch(core_.names.stubless());
   (void)core_.cache.set_meta("last_refresh", std::to_string(now));
+  // A big listing leaves megabytes of transient buffers behind (the old table, parse
+  // buffers): give them back to the system rather than keep them as the daemon's RSS.
+  if (table->size() > 10000) malloc_trim(0);
   for (auto& w : waiters) w(Result<void>{});
 }
 

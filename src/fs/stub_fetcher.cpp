@@ -15,7 +15,7 @@ constexpr std::uint64_t kStubEstimate = 8 * 1024;
 // again, so waiting costs nothing but memory, which kStoreQueueBytes bounds.
 constexpr std::size_t kStubsPerTransaction = 2048;
 constexpr auto kStoreDelay = std::chrono::milliseconds(100);
-constexpr std::uint64_t kStoreQueueBytes = 16ULL << 20;
+constexpr std::uint64_t kStoreQueueBytes = 4ULL << 20;
 
 Error gone_error() { return Error(Errc::not_found, "the message is no longer on the server"); }
 

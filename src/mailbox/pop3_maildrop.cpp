@@ -244,7 +244,9 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
           // LIST comes after this session's UIDL: its table knows every number.
           auto uidls = self->scheduler_.session_table(session);
           if (!uidls) return self->answered(session, request, Error(Errc::connection, "the session is gone"));
-          auto listing = std::make_shared<MessageTable>(*uidls);
+          // The session's own table becomes the listing (no copy of a million rows), unless an
+          // earlier LIST of this session handed it out already: then it is shared, and const.
+          auto listing = uidls.use_count() > 2 ? std::make_shared<MessageTable>(*uidls) : uidls;
           for (const auto& [number, size] : *sizes) {
             if (const auto row = listing->find_number(number)) listing->set_size(*row, size);
           }

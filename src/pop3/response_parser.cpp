@@ -1,5 +1,7 @@
 #include "popfs/pop3/response_parser.hpp"
 
+#include <cstring>
+
 #include <algorithm>
 #include <utility>
 
@@ -115,6 +117,22 @@ ParseStep ResponseParser::flush_chunk(std::size_t consumed) {
   return step;
 }
 
+namespace {
+
+// The first CR or LF at or after `from` (input.size() if none). Two vectorised memchr scans:
+// string_view::find_first_of("\r\n") calls memchr on the two-byte set once per byte.
+std::size_t line_break_at(std::string_view input, std::size_t from) {
+  const char* begin = input.data() + from;
+  const std::size_t length = input.size() - from;
+  const void* lf = std::memchr(begin, '\n', length);
+  const std::size_t lf_at = lf == nullptr ? length : static_cast<std::size_t>(static_cast<const char*>(lf) - begin);
+  const void* cr = std::memchr(begin, '\r', lf_at);
+  const std::size_t cr_at = cr == nullptr ? lf_at : static_cast<std::size_t>(static_cast<const char*>(cr) - begin);
+  return from + cr_at;
+}
+
+}  // namespace
+
 ParseStep ResponseParser::consume_body(std::string_view input) {
   const std::uint64_t max_bytes = expected_.front().max_bytes;
   const std::size_t max_line = limits_.max_line_bytes;
@@ -133,8 +151,7 @@ ParseStep ResponseParser::consume_body(std::string_view input) {
     if (body_state_ == BodyState::in_line) {
       // Fast path: copy a run of ordinary bytes at once.
       std::size_t room = limits_.max_chunk_bytes - chunk_.size();
-      std::size_t run_end = input.find_first_of("\r\n", i);
-      if (run_end == std::string_view::npos) run_end = input.size();
+      const std::size_t run_end = line_break_at(input, i);
       const std::size_t run = std::min(run_end - i, room);
       if (run > 0) {
         if (body_line_bytes_ + run > max_line) {

@@ -17,6 +17,7 @@ namespace {
 
 constexpr std::string_view kNextInode = "next_inode";  // the next serial (named so in schema 1)
 constexpr std::string_view kListingOrder = "listing_order";
+constexpr std::size_t kFreshPerTransaction = 20000;
 
 // Schema 1 keyed the listing by position (rewritten whole at every listing); schema 2 keys
 // it by serial, so a listing writes only what changed. The order is kept.
@@ -229,7 +230,11 @@ Result<void> LmdbCache::scan_listing(const std::function<void(const MessageRecor
 
 Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::int64_t now) {
   return guarded([&] {
-    for (std::size_t row = 0; row < listed.size(); ++row) (void)codec::message_key(listed.id(row));  // validates
+    for (std::size_t row = 0; row < listed.size(); ++row) {  // what message_key() would refuse
+      if (listed.uidl(row).empty() || listed.uidl(row).size() > codec::kMaxUidlBytes) {
+        (void)codec::message_key(listed.id(row));  // throws with the message
+      }
+    }
     // The rows in the order of their message keys, the order of the messages table.
     std::vector<std::uint32_t> by_key(listed.size());
     for (std::size_t row = 0; row < by_key.size(); ++row) by_key[row] = static_cast<std::uint32_t>(row);
@@ -237,11 +242,11 @@ Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::
       return codec::compare_message_keys(listed.uidl(a), listed.occurrence(a), listed.uidl(b),
                                          listed.occurrence(b)) < 0;
     });
-    return write([&](const lmdb::Txn& txn) {
-      ListingUpdate update;
-      update.serials.assign(listed.size(), 0);
+    auto [update, fresh] = write([&](const lmdb::Txn& txn) {  // the merge: read, then write what changed
+      ListingUpdate merged;
+      merged.serials.assign(listed.size(), 0);
       std::vector<std::pair<std::string, std::uint64_t>> vanished;  // key, serial
-      std::vector<std::uint32_t> fresh;                              // rows new to the cache
+      std::vector<std::uint32_t> new_rows;                           // rows new to the cache
       std::vector<std::pair<std::string, MessageRecord>> resized;
       // Read first, write after: writes would move the pages the cursor's views point into.
       {
@@ -266,11 +271,11 @@ Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::
             vanished.emplace_back(std::string(entry->key), record.serial);
             entry = cursor.next();
           } else if (order > 0) {
-            fresh.push_back(by_key[next++]);
+            new_rows.push_back(by_key[next++]);
           } else {
             const std::uint32_t row = by_key[next++];
             codec::decode_record_into(entry->value, record);
-            update.serials[row] = record.serial;
+            merged.serials[row] = record.serial;
             if (record.list_size != listed.size_of(row)) {
               record.list_size = listed.size_of(row);
               resized.emplace_back(std::string(entry->key), record);
@@ -283,36 +288,49 @@ Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::
       for (const auto& [key, serial] : vanished) {
         purge_message(txn, key);
         tables_.listing.del(txn, codec::u64_be(serial));
-        update.removed_serials.push_back(serial);
+        merged.removed_serials.push_back(serial);
       }
-      // New messages are numbered in server order, after every serial handed out before.
-      std::sort(fresh.begin(), fresh.end());
-      std::uint64_t next_serial = counter(txn, kNextInode);
-      for (const std::uint32_t row : fresh) {
-        MessageRecord record;
-        record.id = listed.id(row);
-        record.serial = next_serial++;
-        record.list_size = listed.size_of(row);
-        record.mtime = now;
-        record.first_seen = now;
-        const std::string key = codec::message_key(record.id);
-        store_record(txn, key, record);
-        tables_.listing.put(txn, codec::u64_be(record.serial), key);
-        update.serials[row] = record.serial;
-      }
-      update.added = fresh.size();
-      set_counter(txn, kNextInode, next_serial);
-      const bool ascending = std::is_sorted(update.serials.begin(), update.serials.end());
-      if (ascending) {
-        tables_.internal.del(txn, kListingOrder);
-      } else {
-        std::string order;
-        order.reserve(update.serials.size() * 8);
-        for (const auto serial : update.serials) order += codec::u64_be(serial);
-        tables_.internal.put(txn, kListingOrder, order);
-      }
-      return update;
+      // The order is written again below, once the new records are in: until then serial
+      // order (a crash in between leaves a valid listing, if not in the server's order).
+      tables_.internal.del(txn, kListingOrder);
+      // New messages are numbered in server order, after every serial handed out before;
+      // they are written below, in transactions of their own.
+      std::sort(new_rows.begin(), new_rows.end());
+      merged.added = new_rows.size();
+      return std::make_pair(std::move(merged), std::move(new_rows));
     });
+    // Fresh records in transactions of kFreshPerTransaction: a mailbox seen for the first time
+    // (a million messages) must not become one transaction whose dirty pages LMDB keeps in
+    // memory for reuse ever after. A crash between them leaves a valid listing (each record
+    // comes with its listing entry); the next listing completes it.
+    for (std::size_t at = 0; at < fresh.size(); at += kFreshPerTransaction) {
+      const std::size_t end = std::min(fresh.size(), at + kFreshPerTransaction);
+      write([&](const lmdb::Txn& txn) {
+        std::uint64_t next_serial = counter(txn, kNextInode);
+        std::string key;
+        for (std::size_t i = at; i < end; ++i) {
+          const std::uint32_t row = fresh[i];
+          MessageRecord record;
+          record.id = listed.id(row);
+          record.serial = next_serial++;
+          record.list_size = listed.size_of(row);
+          record.mtime = now;
+          record.first_seen = now;
+          key = codec::message_key(record.id);
+          store_record(txn, key, record);
+          tables_.listing.put(txn, codec::u64_be(record.serial), key);
+          update.serials[row] = record.serial;
+        }
+        set_counter(txn, kNextInode, next_serial);
+      });
+    }
+    if (!std::is_sorted(update.serials.begin(), update.serials.end())) {
+      std::string order;
+      order.reserve(update.serials.size() * 8);
+      for (const auto serial : update.serials) order += codec::u64_be(serial);
+      write([&](const lmdb::Txn& txn) { tables_.internal.put(txn, kListingOrder, order); });
+    }
+    return update;
   });
 }
 

@@ -33,11 +33,9 @@ std::size_t MessageTable::append(std::string_view uidl, std::uint32_t number, st
     throw std::length_error("MessageTable: more than 4 GiB of UIDLs or 4 billion messages");
   }
   std::uint32_t occurrence = 1;
-  if (auto repeat = repeats_.find(std::string(uidl)); repeat != repeats_.end()) {
+  if (find(uidl, 1)) {  // a repeated UIDL (rare): count it
+    auto [repeat, fresh] = repeats_.try_emplace(std::string(uidl), 1);
     occurrence = ++repeat->second;
-  } else if (find(uidl, 1)) {
-    occurrence = 2;
-    repeats_.emplace(std::string(uidl), 2);
   }
   const std::size_t row = rows_.size();
   rows_.push_back(Row{size, static_cast<std::uint32_t>(arena_.size()), static_cast<std::uint32_t>(uidl.size()),

@@ -26,24 +26,38 @@ constexpr std::size_t kLfBodiesKept = 8;
 
 // ---- reading ---------------------------------------------------------------------------
 
+bool BodyFetcher::read_from_cache(const Message& message, std::uint64_t offset, std::size_t size, ReadDone& done) {
+  if (!message.has_body) return false;
+  if (core_.options.lf) {
+    if (auto body = lf_body(message)) {
+      done(slice(*body, offset, size));
+      return true;
+    }
+  } else {
+    // A read of the whole body asks for "as much as there is": no bigger buffer than that.
+    if (message.exact_size) {
+      size = static_cast<std::size_t>(
+          std::min<std::uint64_t>(size, *message.exact_size - std::min(offset, *message.exact_size)));
+    }
+    std::string buffer(size, '\0');
+    auto n = core_.cache.read_body(message.id, offset, std::span<char>(buffer.data(), buffer.size()));
+    if (!n) {
+      done(read_error(n.error()));
+      return true;
+    }
+    if (n.value()) {
+      buffer.resize(*n.value());
+      done(std::move(buffer));
+      return true;
+    }
+  }
+  core_.names.set_has_body(message.serial, false);  // evicted meanwhile: fetch it again
+  return false;
+}
+
 void BodyFetcher::read(const Message& message, std::uint64_t offset, std::size_t size, ReadDone done,
                        bool allow_prefix) {
-  if (message.has_body) {
-    if (core_.options.lf) {
-      if (auto body = lf_body(message)) return done(slice(*body, offset, size));
-    } else {
-      // A read of the whole body asks for "as much as there is": no bigger buffer than that.
-      if (message.exact_size) size = static_cast<std::size_t>(std::min<std::uint64_t>(size, *message.exact_size - std::min(offset, *message.exact_size)));
-      std::string buffer(size, '\0');
-      auto n = core_.cache.read_body(message.id, offset, std::span<char>(buffer.data(), buffer.size()));
-      if (!n) return done(read_error(n.error()));
-      if (n.value()) {
-        buffer.resize(*n.value());
-        return done(std::move(buffer));
-      }
-    }
-    core_.names.set_has_body(message.serial, false);  // evicted meanwhile: fetch it again
-  }
+  if (read_from_cache(message, offset, size, done)) return;
   PendingRead read{offset, size, std::move(done)};
   FetchPtr fetch;
   {
@@ -375,11 +389,7 @@ void BodyFetcher::finish_streamed(const FetchPtr& fetch, const std::string& rest
         continue;
       }
       auto m = core_.names.message(serial);
-      if (!m) {
-        w.done(gone_error());
-        continue;
-      }
-      read(*m, w.offset, w.size, std::move(w.done), false);
+      if (!m || !read_from_cache(*m, w.offset, w.size, w.done)) w.done(gone_error());
     }
     for (auto& l : waiting.listeners) l(outcome);
   });

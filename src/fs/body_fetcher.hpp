@@ -84,6 +84,8 @@ class BodyFetcher {
     std::vector<std::function<void(Result<void>)>> listeners;
   };
 
+  // Answers from the cache if the body is there (true), else leaves `done` to the caller.
+  bool read_from_cache(const Message& message, std::uint64_t offset, std::size_t size, ReadDone& done);
   FetchPtr start_locked(const Message& message);  // mu_ held; the caller issues it
   void issue(const FetchPtr& fetch);
   void sink(const FetchPtr& fetch, std::string_view chunk);  // maildrop thread

@@ -429,6 +429,8 @@ Result<OpenInfo> Filesystem::open(std::uint64_t ino, int open_flags) {
   return info;
 }
 
+std::size_t Filesystem::push_limit() const { return static_cast<std::size_t>(impl_->options.push_ahead_file_limit); }
+
 std::optional<std::string> Filesystem::local_content(std::uint64_t ino, std::size_t limit) {
   auto& d = *impl_;
   {

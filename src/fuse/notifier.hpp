@@ -19,9 +19,6 @@
 
 namespace popfs::fuse {
 
-// Files up to this size are stored whole in the page cache at open (ahead of a reader, the
-// core's FsOptions::push_ahead_file_limit applies).
-inline constexpr std::size_t kPushLimit = 256 * 1024;
 
 class Notifier final : public fs::KernelNotifier {
  public:

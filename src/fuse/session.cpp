@@ -218,7 +218,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     // reader's read is a page-cache hit instead of a READ round trip (cp -r of a cached
     // mailbox: one fewer wait per file). The kernel locks no page of the inode during
     // OPEN, so this cannot wait on ourselves; a failure only means the read comes to us.
-    if (auto content = ctx.filesystem.local_content(ino, kPushLimit); content && !content->empty()) {
+    if (auto content = ctx.filesystem.local_content(ino, ctx.filesystem.push_limit()); content && !content->empty()) {
       fuse_bufvec buf = FUSE_BUFVEC_INIT(content->size());
       buf.buf[0].mem = content->data();
       fuse_lowlevel_notify_store(ctx.se, ino, 0, &buf, static_cast<fuse_buf_copy_flags>(0));

@@ -154,6 +154,9 @@ class Filesystem {
   // counts as the start of a read (sequential read-ahead). Ahead of a reader, with opens
   // skipped, the core offers files itself (KernelNotifier::content_ready).
   std::optional<std::string> local_content(std::uint64_t ino, std::size_t limit);
+  // The largest file stored whole in the page cache, at open or ahead of a reader
+  // (FsOptions::push_ahead_file_limit: the one place this limit is set).
+  std::size_t push_limit() const;
   // Up to `size` bytes at `offset`; fewer only at the end of the file. `done` runs exactly
   // once, inline when the data is local, otherwise later from a core thread.
   void read(std::uint64_t ino, std::uint64_t offset, std::size_t size, ReadDone done);

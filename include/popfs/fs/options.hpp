@@ -65,9 +65,9 @@ struct FsOptions {
   // is listed only once its body and header stub are fetched (doc/SEMANTICS.md). Off with
   // -o lf, whose sizes are known only while a converted body is in memory.
   bool skip_opens_when_exact = true;
-  // With opens skipped, a read that misses the page cache stores up to this many following
-  // cached files (each at most push_ahead_file_limit bytes, push_ahead_bytes in all) in the
-  // page cache, ahead of a sequential reader.
+  // Cached files up to push_ahead_file_limit bytes are stored whole in the kernel's page
+  // cache at open. With opens skipped, a read that misses the page cache stores up to
+  // push_ahead_files following cached files (push_ahead_bytes in all) ahead of the reader.
   std::uint32_t push_ahead_files = 64;
   std::uint64_t push_ahead_bytes = 8ULL << 20;
   std::uint64_t push_ahead_file_limit = 256 * 1024;

@@ -242,9 +242,30 @@ Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::
       return codec::compare_message_keys(listed.uidl(a), listed.occurrence(a), listed.uidl(b),
                                          listed.occurrence(b)) < 0;
     });
+    std::vector<std::uint64_t> serials(listed.size(), 0);
+    // Writes the records of new rows [at, end) of `rows` with fresh serials, in server order.
+    auto insert_fresh = [&](const lmdb::Txn& txn, const std::vector<std::uint32_t>& rows, std::size_t at,
+                            std::size_t end) {
+      std::uint64_t next_serial = counter(txn, kNextInode);
+      std::string key;
+      for (std::size_t i = at; i < end; ++i) {
+        const std::uint32_t row = rows[i];
+        MessageRecord record;
+        record.id = listed.id(row);
+        record.serial = next_serial++;
+        record.list_size = listed.size_of(row);
+        record.mtime = now;
+        record.first_seen = now;
+        key = codec::message_key(record.id);
+        store_record(txn, key, record);
+        tables_.listing.put(txn, codec::u64_be(record.serial), key);
+        serials[row] = record.serial;
+      }
+      set_counter(txn, kNextInode, next_serial);
+    };
     auto [update, fresh] = write([&](const lmdb::Txn& txn) {  // the merge: read, then write what changed
       ListingUpdate merged;
-      merged.serials.assign(listed.size(), 0);
+
       std::vector<std::pair<std::string, std::uint64_t>> vanished;  // key, serial
       std::vector<std::uint32_t> new_rows;                           // rows new to the cache
       std::vector<std::pair<std::string, MessageRecord>> resized;
@@ -275,7 +296,7 @@ Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::
           } else {
             const std::uint32_t row = by_key[next++];
             codec::decode_record_into(entry->value, record);
-            merged.serials[row] = record.serial;
+            serials[row] = record.serial;
             if (record.list_size != listed.size_of(row)) {
               record.list_size = listed.size_of(row);
               resized.emplace_back(std::string(entry->key), record);
@@ -297,33 +318,21 @@ Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::
       // they are written below, in transactions of their own.
       std::sort(new_rows.begin(), new_rows.end());
       merged.added = new_rows.size();
+      if (new_rows.size() <= kFreshPerTransaction) insert_fresh(txn, new_rows, 0, new_rows.size());
       return std::make_pair(std::move(merged), std::move(new_rows));
     });
-    // Fresh records in transactions of kFreshPerTransaction: a mailbox seen for the first time
-    // (a million messages) must not become one transaction whose dirty pages LMDB keeps in
-    // memory for reuse ever after. A crash between them leaves a valid listing (each record
-    // comes with its listing entry); the next listing completes it.
-    for (std::size_t at = 0; at < fresh.size(); at += kFreshPerTransaction) {
-      const std::size_t end = std::min(fresh.size(), at + kFreshPerTransaction);
-      write([&](const lmdb::Txn& txn) {
-        std::uint64_t next_serial = counter(txn, kNextInode);
-        std::string key;
-        for (std::size_t i = at; i < end; ++i) {
-          const std::uint32_t row = fresh[i];
-          MessageRecord record;
-          record.id = listed.id(row);
-          record.serial = next_serial++;
-          record.list_size = listed.size_of(row);
-          record.mtime = now;
-          record.first_seen = now;
-          key = codec::message_key(record.id);
-          store_record(txn, key, record);
-          tables_.listing.put(txn, codec::u64_be(record.serial), key);
-          update.serials[row] = record.serial;
-        }
-        set_counter(txn, kNextInode, next_serial);
-      });
+    // A listing with many new messages (a mailbox seen for the first time: a million) is
+    // written in transactions of kFreshPerTransaction: LMDB keeps a transaction's dirty pages
+    // for reuse ever after, so one huge transaction would stay in memory. A crash between
+    // them leaves a valid listing (each record comes with its listing entry) that the next
+    // listing completes. Fewer new messages go in the merge's own transaction (above).
+    if (fresh.size() > kFreshPerTransaction) {
+      for (std::size_t at = 0; at < fresh.size(); at += kFreshPerTransaction) {
+        const std::size_t end = std::min(fresh.size(), at + kFreshPerTransaction);
+        write([&](const lmdb::Txn& txn) { insert_fresh(txn, fresh, at, end); });
+      }
     }
+    update.serials = std::move(serials);
     if (!std::is_sorted(update.serials.begin(), update.serials.end())) {
       std::string order;
       order.reserve(update.serials.size() * 8);
@@ -389,7 +398,11 @@ Result<std::vector<bool>> LmdbCache::put_stubs(const std::vector<StubWrite>& stu
         stored[i] = true;
       }
       return stored;
-    });
+    },
+                 // Stubs can always be fetched again: their batches are not synced on their own
+                 // (the next synced commit takes them along), so a cold `ls -l` of a big
+                 // mailbox does not wait for a disk sync per batch.
+                 Sync::none);
   });
 }
 

@@ -127,8 +127,9 @@ class Cache {
   // Errc::not_found if the id is not in the listing.
   virtual Result<void> put_stub(const MessageId& id, std::string_view stub,
                                 std::optional<std::int64_t> date_mtime) = 0;
-  // Stores several stubs in one transaction (one disk sync). Returns, per stub, whether it
-  // was stored (false: the id is not in the listing any more).
+  // Stores several stubs in one transaction, not synced by itself (a stub can be fetched
+  // again; a crash of the process loses nothing, a crash of the machine may lose the last
+  // batches). Returns, per stub, whether it was stored (false: the id is not listed).
   virtual Result<std::vector<bool>> put_stubs(const std::vector<StubWrite>& stubs) = 0;
 
   // Stores a message's Maildir flags (MessageRecord::mail_flags). Errc::not_found if the

@@ -79,6 +79,31 @@ TEST(ListingMerge, ManyMessagesMergeWithFewChanges) {
   EXPECT_TRUE((*listing)[499].has_stub);
 }
 
+TEST(ListingMerge, AFirstListingOfManyMessagesIsWrittenInPartsAndComesOutWhole) {
+  TempDir tmp;
+  auto cache = open_cache(tmp.path() / "c");
+  ASSERT_NE(cache, nullptr);
+  std::vector<testing::ListedMessage> all;
+  for (int i = 0; i < 45000; ++i) all.push_back({mid("u" + std::to_string(i)), static_cast<std::uint64_t>(i)});
+  auto update = cache->apply_listing(testing::table_of(all), 5);
+  ASSERT_TRUE(update) << update.error().describe();
+  EXPECT_EQ(update->added, 45000u);
+  for (std::size_t i = 0; i < all.size(); ++i) ASSERT_EQ(update->serials[i], kFirstSerial + i) << i;
+  auto listing = cache->listing();
+  ASSERT_TRUE(listing);
+  ASSERT_EQ(listing->size(), all.size());
+  for (std::size_t i = 0; i < all.size(); i += 4999) {
+    EXPECT_EQ((*listing)[i].id, all[i].id);
+    EXPECT_EQ((*listing)[i].list_size, i);
+  }
+  // The next one writes only what changed, with serials after all of those.
+  all.push_back({mid("late"), 1});
+  auto next = cache->apply_listing(testing::table_of(all), 6);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->added, 1u);
+  EXPECT_EQ(next->serials.back(), kFirstSerial + 45000);
+}
+
 TEST(ListingMerge, AServerThatReordersKeepsItsOrderAcrossReopen) {
   TempDir tmp;
   const auto dir = tmp.path() / "c";

@@ -271,6 +271,17 @@ std::vector<fs::path> paths_of(const std::vector<MaildirEntry>& entries) {
   return paths;
 }
 
+// st_mtime of new/ and cur/.
+std::vector<std::int64_t> directory_mtimes(const fs::path& maildir) {
+  std::vector<std::int64_t> mtimes;
+  for (const char* sub : {"new", "cur"}) {
+    struct stat st {};
+    EXPECT_EQ(::stat((maildir / sub).c_str(), &st), 0) << sub << ": " << std::strerror(errno);
+    mtimes.push_back(static_cast<std::int64_t>(st.st_mtime));
+  }
+  return mtimes;
+}
+
 TEST_F(CliClients, NotmuchIndexesTheMountFindsBySubjectAndSeesNoChangeAfterARemount) {
   deliver_known_subjects();
   const auto uidls = dovecot.uidls();
@@ -298,9 +309,12 @@ TEST_F(CliClients, NotmuchIndexesTheMountFindsBySubjectAndSeesNoChangeAfterARemo
     EXPECT_EQ(notmuch.search_files("subject:\"e2e delta\""), std::vector<fs::path>{moved.path});
   }
   const auto before = list_maildir(mountpoint);
+  const auto mtimes_before = directory_mtimes(mountpoint);
   ASSERT_NO_FATAL_FAILURE(remount());
-  // The names themselves (notmuch would not look if the directories' mtimes stayed).
+  // The names themselves (notmuch does not look into a directory whose mtime it knows), and
+  // the mtimes (a new one would make notmuch read the directories again).
   EXPECT_EQ(list_maildir(mountpoint), before) << describe(list_maildir(mountpoint));
+  EXPECT_EQ(directory_mtimes(mountpoint), mtimes_before);
 
   Notmuch notmuch(mountpoint, options);  // the same database
   const auto again = notmuch.index();

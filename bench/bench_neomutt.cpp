@@ -6,8 +6,9 @@
 // once the mailbox is read) and to its exit, and the message count NeoMutt showed. Without
 // a header cache NeoMutt reads every message's header block at every open, which is what a
 // cold popfs mount pays for; --header-cache measures re-opening with NeoMutt's cache warm.
-// --before-run CMD runs a shell command before each measured run (e.g. remounting popfs on
-// a fresh cache, so that every run is cold). Prints the median last, as
+// --before-run CMD runs a shell command before each measured run (e.g. mounting popfs on a
+// fresh cache, so that every run is cold), --after-run CMD after each (e.g. unmounting it,
+// also when the run failed). Prints the median last, as
 //   neomutt_open_seconds=S
 // for scripts/bench-neomutt. Informational: the exit status reflects failures only.
 
@@ -15,6 +16,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
@@ -41,12 +43,14 @@ int main(int argc, char** argv) {
   long expect = -1;
   bool header_cache = false;
   std::string before_run;
+  std::string after_run;
   app.add_option("--maildir", maildir, "The Maildir to open (e.g. a popfs -o layout=maildir mount)")->required();
   app.add_option("--runs", runs, "Measured runs (median reported)")->check(CLI::PositiveNumber);
   app.add_option("--timeout", timeout_seconds, "Seconds before a run is killed")->check(CLI::PositiveNumber);
   app.add_option("--expect", expect, "Message count NeoMutt must show (checked when given)");
   app.add_flag("--header-cache", header_cache, "Re-open with a warm NeoMutt header cache (one unmeasured run fills it)");
   app.add_option("--before-run", before_run, "Shell command run before each run (e.g. a fresh popfs mount)");
+  app.add_option("--after-run", after_run, "Shell command run after each run (e.g. popfs umount)");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -56,21 +60,33 @@ int main(int argc, char** argv) {
     options.timeout = std::chrono::seconds(timeout_seconds);
     options.header_cache = header_cache;
     options.work_dir = work.path();  // kept across runs: the header cache, when enabled
-    auto prepare = [&] {
-      if (before_run.empty()) return;
-      const int status = std::system(before_run.c_str());
-      if (status != 0) throw std::runtime_error(fmt::format("--before-run failed (status {}): {}", status, before_run));
+    auto shell = [](const std::string& command, const char* option) {
+      if (command.empty()) return;
+      std::fflush(stdout);  // our lines before the command's
+      const int status = std::system(command.c_str());
+      if (status != 0) throw std::runtime_error(fmt::format("{} failed (status {}): {}", option, status, command));
+    };
+    // --before-run, NeoMutt, then --after-run whatever NeoMutt did.
+    auto run_once = [&] {
+      shell(before_run, "--before-run");
+      popfs::test::NeoMuttRun result;
+      try {
+        result = popfs::test::run_neomutt(maildir, options);
+      } catch (...) {
+        if (!after_run.empty()) (void)std::system(after_run.c_str());
+        throw;
+      }
+      shell(after_run, "--after-run");
+      return result;
     };
     if (header_cache) {
-      prepare();
-      const auto fill = popfs::test::run_neomutt(maildir, options);
+      const auto fill = run_once();
       if (!fill.ok()) throw std::runtime_error("the run filling the header cache failed\n" + fill.describe());
       fmt::print("header cache filled in {:.3f} s\n", std::chrono::duration<double>(fill.elapsed).count());
     }
     std::vector<double> shown;
     for (int run = 1; run <= runs; ++run) {
-      prepare();
-      const auto result = popfs::test::run_neomutt(maildir, options);
+      const auto result = run_once();
       const auto after = result.index_shown_after();
       if (!result.ok() || !after) throw std::runtime_error(fmt::format("run {} failed\n{}", run, result.describe()));
       const auto& status = result.last_status();

@@ -153,7 +153,9 @@ int run_mount(const MountSettings& settings, const std::string& mountpoint_arg) 
   config.mountpoint = *mountpoint;
   config.fsname = "popfs:" + account.display_name();
   config.allow_other = settings.allow_other;
-  config.read_only = settings.read_only;
+  // A kernel read-only mount would refuse the Maildir flag renames too (they change nothing
+  // on the server): with layout=maildir, -o ro is popfs's own refusal of unlink only.
+  config.read_only = settings.read_only && !settings.maildir;
   config.debug = false;
   // Named before mounting: resolving the path afterwards would ask our own mount.
   auto socket_path = control_socket_path(*mountpoint);

@@ -237,6 +237,7 @@ void Filesystem::shutdown() {
     d.stopped = true;
   }
   d.refresher.stop();
+  d.refresher.save_dir_mtime();  // the renames since the last listing
   d.stubs.stop();
   d.bodies.stop();
   d.deletions.stop();
@@ -521,7 +522,6 @@ Result<void> Filesystem::rename(std::uint64_t parent, std::string_view name, std
   if (auto r = d.core.cache.set_mail_flags(renamed->message.id, renamed->mail_flags); !r) {
     spdlog::warn("could not keep the flags of {} in the cache: {}", renamed->message.id.uidl, r.error().describe());
   }
-  (void)d.core.cache.set_meta("dir_mtime", std::to_string(d.names.dir_mtime()));
   Notes notes;
   notes.inodes = {kCurInode, kNewInode};
   d.send(std::move(notes));

@@ -289,8 +289,11 @@ Attr Namespace::dir_attr_locked(std::uint64_t ino) const {
   a.nlink = ino == kRootInode ? static_cast<std::uint32_t>(fixed_entries(NodeKind::root, true).size()) : 2;
   a.uid = options_.uid;
   a.gid = options_.gid;
-  // The newest message's arrival, so `ls -ld` moves when mail arrives; 0 for an empty box.
-  a.mtime = dir_mtime_;
+  // The last change of the listing or of a message's place or flags (a change clock in
+  // nanoseconds: clients that watch directory mtimes see every change, also two within a
+  // second); 0 for an empty box.
+  a.mtime = dir_mtime_ns_ / 1'000'000'000;
+  a.mtime_nsec = static_cast<std::uint32_t>(dir_mtime_ns_ % 1'000'000'000);
   a.size_exact = true;
   a.attr_timeout = options_.attr_timeout;
   a.entry_timeout = options_.entry_timeout;
@@ -365,7 +368,7 @@ Namespace::Installed Namespace::install(mailbox::Listing table, std::vector<std:
       if (init.has_body) s.flags |= kHasBody;
       if (init.has_stub) s.flags |= kHasStub;
       set_stored_mail_flags(s, init.mail_flags);
-      dir_mtime_ = std::max(dir_mtime_, init.first_seen);
+      dir_mtime_ns_ = std::max(dir_mtime_ns_, init.first_seen * 1'000'000'000);
     }
     if (deleted && deleted(v->table->id(row))) s.flags |= kHidden;
   }
@@ -419,7 +422,7 @@ Namespace::Installed Namespace::install(mailbox::Listing table, std::vector<std:
     for (auto dir : {kRootInode, kHeadersInode, kPartsInode, kCurInode, kNewInode}) result.notes.inodes.push_back(dir);
     // A change the server made (not the cached listing loaded at start): clients that watch
     // directory mtimes (NeoMutt, notmuch) look again.
-    if (initial.empty()) dir_mtime_ = std::max(dir_mtime_, now);
+    if (initial.empty()) note_change_locked(now);
   }
   result.visible = visible_;
   return result;
@@ -639,7 +642,7 @@ Result<Namespace::Renamed> Namespace::rename(std::uint64_t from_dir, std::string
     stored = static_cast<std::uint8_t>(stored | *parsed | store::kMailFlagHasInfo);
   }
   set_stored_mail_flags(states_[*row], stored);
-  dir_mtime_ = std::max(dir_mtime_, now);
+  note_change_locked(now);
   Renamed renamed;
   renamed.message = message_at(*row);
   renamed.mail_flags = stored;
@@ -769,14 +772,18 @@ Notes Namespace::mark_top_unsupported() {
   return notes;
 }
 
-std::int64_t Namespace::dir_mtime() {
+std::int64_t Namespace::dir_mtime_ns() {
   std::lock_guard lock(mu_);
-  return dir_mtime_;
+  return dir_mtime_ns_;
 }
 
-void Namespace::note_dir_mtime(std::int64_t mtime) {
+void Namespace::note_dir_mtime_ns(std::int64_t mtime_ns) {
   std::lock_guard lock(mu_);
-  dir_mtime_ = std::max(dir_mtime_, mtime);
+  dir_mtime_ns_ = std::max(dir_mtime_ns_, mtime_ns);
+}
+
+void Namespace::note_change_locked(std::int64_t now) {
+  dir_mtime_ns_ = std::max(now * 1'000'000'000, dir_mtime_ns_ + 1);
 }
 
 bool Namespace::top_unsupported() {

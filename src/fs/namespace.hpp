@@ -171,8 +171,8 @@ class Namespace {
   Attr dir_attr(std::uint64_t ino);
   // The directories' mtime: the last change to the listing or to a message's place or
   // flags (kept in the cache by the caller, so it is stable across remounts).
-  std::int64_t dir_mtime();
-  void note_dir_mtime(std::int64_t mtime);
+  std::int64_t dir_mtime_ns();
+  void note_dir_mtime_ns(std::int64_t mtime_ns);
 
  private:
   struct State {  // 32 bytes
@@ -218,6 +218,7 @@ class Namespace {
   std::optional<std::size_t> row_in_dir(std::uint64_t dir, std::string_view name) const;
   Attr part_folder_attr(std::size_t row) const;
   Attr dir_attr_locked(std::uint64_t ino) const;
+  void note_change_locked(std::int64_t now);  // a change seen at `now` (seconds)
   bool exact(std::size_t row) const;
   std::optional<std::uint64_t> presented_body_size(std::size_t row) const;
   std::optional<std::uint64_t> presented_stub_size(std::size_t row) const;
@@ -243,7 +244,7 @@ class Namespace {
   std::size_t visible_ = 0;
   std::size_t held_ = 0;
   std::size_t inexact_ = 0;  // visible rows whose sizes are not all exact
-  std::int64_t dir_mtime_ = 0;
+  std::int64_t dir_mtime_ns_ = 0;
   bool top_unsupported_ = false;
   bool opens_skipped_ = false;
 };

@@ -9,7 +9,7 @@
 namespace popfs::fs {
 namespace {
 
-constexpr std::string_view kDirMtimeKey = "dir_mtime";
+constexpr std::string_view kDirMtimeKey = "dir_mtime_ns";
 
 std::function<bool(const MessageId&)> hidden_by(std::set<MessageId> ids) {
   if (ids.empty()) return {};
@@ -41,7 +41,7 @@ Result<void> Refresher::load_cached() {
   const auto installed = core_.names.install(std::move(table), std::move(serials), initial,
                                              hidden_by(deletions_.hidden_ids()), core_.tasks.clock().wall_seconds());
   if (auto kept = core_.cache.meta(kDirMtimeKey); kept && kept.value()) {
-    core_.names.note_dir_mtime(std::strtoll(kept.value()->c_str(), nullptr, 10));
+    core_.names.note_dir_mtime_ns(std::strtoll(kept.value()->c_str(), nullptr, 10));
   }
   core_.notify(installed.notes);
   return {};
@@ -108,7 +108,7 @@ void Refresher::listed(Result<mailbox::Listing> listing) {
     waiters_.clear();
   }
   stubs_.set_server_reachable(true);
-  if (!installed.notes.empty()) (void)core_.cache.set_meta(kDirMtimeKey, std::to_string(core_.names.dir_mtime()));
+  if (!installed.notes.empty()) save_dir_mtime();
   core_.notify(installed.notes);
   // Held messages are shown once their body and stub are fetched; the rest of the stubs
   // come in the background so `ls -l` has its mtimes.
@@ -120,6 +120,10 @@ void Refresher::listed(Result<mailbox::Listing> listing) {
   // buffers): give them back to the system rather than keep them as the daemon's RSS.
   if (table->size() > 10000) malloc_trim(0);
   for (auto& w : waiters) w(Result<void>{});
+}
+
+void Refresher::save_dir_mtime() {
+  (void)core_.cache.set_meta(kDirMtimeKey, std::to_string(core_.names.dir_mtime_ns()));
 }
 
 void Refresher::start_polling() {

@@ -34,6 +34,9 @@ class Refresher {
   void start_polling();
   void note_activity() noexcept { activity_.store(true, std::memory_order_relaxed); }
   void report_error(const Error& error);
+  // Keeps the directories' mtime in the cache (after a listing changed them, and at shutdown
+  // for the renames since), so a remount shows the same mtimes.
+  void save_dir_mtime();
 
   struct State {
     std::optional<std::chrono::system_clock::time_point> last_refresh;

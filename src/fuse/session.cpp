@@ -83,8 +83,9 @@ struct stat to_stat(const fs::Attr& a) {
   st.st_blksize = 4096;
   st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
   st.st_mtim.tv_sec = a.mtime;
-  st.st_ctim.tv_sec = a.mtime;
-  st.st_atim.tv_sec = a.mtime;
+  st.st_mtim.tv_nsec = a.mtime_nsec;
+  st.st_ctim = st.st_mtim;
+  st.st_atim = st.st_mtim;
   return st;
 }
 

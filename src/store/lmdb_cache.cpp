@@ -418,11 +418,15 @@ void LmdbCache::store_stub(const lmdb::Txn& txn, const std::string& key, Message
 Result<void> LmdbCache::set_mail_flags(const MessageId& id, std::uint8_t flags) {
   return guarded([&] {
     const std::string key = codec::message_key(id);
-    write([&](const lmdb::Txn& txn) {
-      MessageRecord record = require_record(txn, key);
-      record.mail_flags = flags;
-      store_record(txn, key, record);
-    });
+    // Not synced on its own: a flag change lost with the machine (not with the process) is
+    // a message shown unread again; NeoMutt's `q` renames thousands at once.
+    write(
+        [&](const lmdb::Txn& txn) {
+          MessageRecord record = require_record(txn, key);
+          record.mail_flags = flags;
+          store_record(txn, key, record);
+        },
+        Sync::none);
   });
 }
 

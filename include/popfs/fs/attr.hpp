@@ -17,6 +17,7 @@ struct Attr {
   gid_t gid = 0;
   std::uint64_t size = 0;
   std::int64_t mtime = 0;
+  std::uint32_t mtime_nsec = 0;  // directories: every change moves it, also within a second
   bool size_exact = false;     // false while st_size is the LIST size (or unknown)
   double attr_timeout = 0.0;   // seconds the kernel may cache these attributes
   double entry_timeout = 0.0;  // seconds the kernel may cache the name -> inode binding

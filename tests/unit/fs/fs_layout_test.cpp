@@ -105,6 +105,22 @@ TEST_F(MaildirTest, EveryOtherRenameIsRefusedAndChangesNothing) {
   EXPECT_EQ(cache().record(MessageId{"a", 1}).value()->mail_flags, 0);
 }
 
+TEST_F(MaildirTest, EveryChangeMovesTheDirectoriesMtimeEvenWithinASecond) {
+  maildrop.add("a", make_message("a", kDate, 2));
+  auto o = maildir_options();
+  o.read_only = true;  // flags are local: renames are allowed with -o ro, unlink is not
+  start_fs(o);
+  const auto before = filesystem->getattr(fs::kCurInode).value();
+  ASSERT_TRUE(mv(fs::kNewInode, "a.eml", fs::kCurInode, "a.eml:2,S").ok());
+  const auto after_one = filesystem->getattr(fs::kCurInode).value();
+  ASSERT_TRUE(mv(fs::kCurInode, "a.eml:2,S", fs::kCurInode, "a.eml:2,FS").ok());
+  const auto after_two = filesystem->getattr(fs::kCurInode).value();
+  auto ns = [](const fs::Attr& a) { return a.mtime * 1'000'000'000 + a.mtime_nsec; };
+  EXPECT_LT(ns(before), ns(after_one));
+  EXPECT_LT(ns(after_one), ns(after_two)) << "two renames in the same second";
+  EXPECT_EQ(filesystem->unlink(fs::kCurInode, "a.eml:2,FS", 0).error().to_errno(), EROFS);
+}
+
 TEST_F(MaildirTest, UnlinkInCurOrNewDeletesTheMessage) {
   maildrop.add("a", make_message("a", kDate, 2));
   maildrop.add("b", make_message("b", kDate, 2));

@@ -1,8 +1,7 @@
 #pragma once
-// The filesystem core: a mailbox as a directory (doc/SEMANTICS.md, "The directory"). Holds
-// the inode table, the in-memory listing, lazy fetching with read-ahead, the deletion queue
-// and the poller. No FUSE headers, no sockets: the FUSE adapter (popfs::fuse) translates
-// kernel requests into these calls, and tests call them directly.
+// The filesystem core: a mailbox as a directory (doc/SEMANTICS.md, "The directory", and its
+// "Maildir layout" and "MIME parts"). No FUSE headers, no sockets: the FUSE adapter
+// (popfs::fuse) translates kernel requests into these calls, and tests call them directly.
 //
 // Thread-safe. No call blocks on the network: operations that need the server complete
 // later through their callback, on a thread of the executor. The core is made of parts
@@ -12,8 +11,9 @@
 //
 // Decisions where doc/SEMANTICS.md is silent (tests in tests/unit/fs, tests/mount):
 // - unlink inside .headers/ (and of .headers itself) fails with EROFS; setxattr and
-//   removexattr fail with EROFS for every name; getxattr of an unknown name or of a header
-//   the message lacks gives ENODATA; listxattr names only attributes that have a value.
+//   removexattr fail with EROFS for every name; getxattr of an unknown user.* name or of a
+//   header the message lacks gives ENODATA, of a name outside user.* ENOTSUP; listxattr
+//   names only attributes that have a value.
 // - Without default_permissions, only the mounting user (or root) may unlink (EACCES).
 // - The kernel-facing lookup/getattr wait for a never-fetched header stub while the server
 //   answers (so tar/rsync see final mtimes and stub sizes), at most FsOptions::stub_wait;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "maildrop_test_util.hpp"
+#include "popfs_test/manual_executor.hpp"
 #include "popfs/mailbox/pop3_maildrop.hpp"
 #include "popfs_test/fake_pop3_server.hpp"
 #include "popfs_test/process.hpp"
@@ -379,10 +380,10 @@ Pop3MaildropOptions backoff(std::chrono::milliseconds initial, std::chrono::mill
   return options;
 }
 
-// Waits until `duration` has passed since `since`, a time taken after the refusal was seen
-// (the backoff is a span of time: there is no event to wait for).
-void wait_past(std::chrono::steady_clock::time_point since, std::chrono::milliseconds duration) {
-  std::this_thread::sleep_until(since + duration + 20ms);
+// The maildrop's clock and timers are this executor's: the backoff passes when the test
+// moves the clock, not by sleeping.
+void wait_past(popfs::test::ManualExecutor& time, std::chrono::milliseconds duration) {
+  time.advance(duration + 20ms);
 }
 
 Errc list_error(Maildrop& maildrop) {
@@ -396,10 +397,10 @@ TEST(Pop3MaildropFake, WrongPasswordHoldsBackLoginsUntilTheBackoffElapses) {
   auto options = tls_options({a1});
   options.auth_result = FakeAuthResult::wrong_password;
   FakePop3Server server(options);
-  Pop3Maildrop maildrop(fake_account(server), backoff(500ms, 1h));
+  popfs::test::ManualExecutor time;
+  Pop3Maildrop maildrop(fake_account(server), backoff(500ms, 1h), &time);
 
   auto first = list_now(maildrop);
-  const auto first_refusal_seen = std::chrono::steady_clock::now();
   ASSERT_TRUE(first && !*first);
   EXPECT_EQ(first->error().code, Errc::auth_failed) << first->error().describe();
   EXPECT_EQ(login_attempts(server), 1u);
@@ -412,7 +413,7 @@ TEST(Pop3MaildropFake, WrongPasswordHoldsBackLoginsUntilTheBackoffElapses) {
   EXPECT_EQ(login_attempts(server), 1u) << "no second login attempt during the backoff";
   EXPECT_EQ(server.session_count(), 1u) << "the server was not even contacted";
 
-  wait_past(first_refusal_seen, 500ms);
+  wait_past(time, 500ms);
   EXPECT_EQ(list_error(maildrop), Errc::auth_failed);
   EXPECT_EQ(login_attempts(server), 2u) << "one attempt once the backoff has passed";
   // Refused again: the next backoff (1 s) holds the next request back too.
@@ -424,16 +425,15 @@ TEST(Pop3MaildropFake, BackoffDoublesUpToItsCap) {
   auto options = tls_options({a1});
   options.auth_result = FakeAuthResult::wrong_password;
   FakePop3Server server(options);
-  Pop3Maildrop maildrop(fake_account(server), backoff(300ms, 400ms));
+  popfs::test::ManualExecutor time;
+  Pop3Maildrop maildrop(fake_account(server), backoff(300ms, 400ms), &time);
   EXPECT_EQ(list_error(maildrop), Errc::auth_failed);  // backoff 300 ms
-  auto refused = std::chrono::steady_clock::now();
-  wait_past(refused, 300ms);
+  wait_past(time, 300ms);
   EXPECT_EQ(list_error(maildrop), Errc::auth_failed);  // 600 ms, capped to 400 ms
-  refused = std::chrono::steady_clock::now();
   EXPECT_EQ(login_attempts(server), 2u);
   EXPECT_EQ(list_error(maildrop), Errc::auth_failed);
   EXPECT_EQ(login_attempts(server), 2u) << "doubled after the second refusal";
-  wait_past(refused, 400ms);
+  wait_past(time, 400ms);
   EXPECT_EQ(list_error(maildrop), Errc::auth_failed);
   EXPECT_EQ(login_attempts(server), 3u) << "the cap (400 ms), not 600 ms";
 }
@@ -442,12 +442,12 @@ TEST(Pop3MaildropFake, SuccessfulLoginResetsTheBackoff) {
   auto options = tls_options({a1});
   options.auth_result = FakeAuthResult::wrong_password;
   FakePop3Server server(options);
-  Pop3Maildrop maildrop(fake_account(server), backoff(400ms, 1h));
+  popfs::test::ManualExecutor time;
+  Pop3Maildrop maildrop(fake_account(server), backoff(400ms, 1h), &time);
   EXPECT_EQ(list_error(maildrop), Errc::auth_failed);
-  auto refused = std::chrono::steady_clock::now();
   // The user fixes the password on the server side; after the backoff the login works.
   server.update([](FakePop3Options& o) { o.auth_result = FakeAuthResult::ok; });
-  wait_past(refused, 400ms);
+  wait_past(time, 400ms);
   auto listing = list_now(maildrop);
   ASSERT_TRUE(listing && *listing) << listing->error().describe();
   EXPECT_EQ(login_attempts(server), 2u);
@@ -455,9 +455,8 @@ TEST(Pop3MaildropFake, SuccessfulLoginResetsTheBackoff) {
   // Refused again: the backoff starts over at 400 ms (not 800 ms).
   server.update([](FakePop3Options& o) { o.auth_result = FakeAuthResult::wrong_password; });
   EXPECT_EQ(list_error(maildrop), Errc::auth_failed);
-  refused = std::chrono::steady_clock::now();
   EXPECT_EQ(login_attempts(server), 3u);
-  wait_past(refused, 400ms);
+  wait_past(time, 400ms);
   EXPECT_EQ(list_error(maildrop), Errc::auth_failed);
   EXPECT_EQ(login_attempts(server), 4u);
 }

@@ -149,16 +149,22 @@ class TreeBuilder {
     return entry;
   }
 
-  void list_leaf(GMimePart* part, const PartPath& path, std::vector<PartEntry>& folder,
-                 UniqueNames& names) {
+  // An entry for a part that is listed, under the sender's name or one made from its path.
+  PartEntry named_entry(GMimeObject* object, const PartPath& path, UniqueNames& names) {
     ++listed_;
-    GMimeObject* object = GMIME_OBJECT(part);
     PartEntry entry;
     entry.path = path;
     entry.content_type = mime_type_of(object);
     std::string name = sanitize_part_name(sender_name(object));
     if (name.empty()) name = generated_part_name(path.to_string(), entry.content_type);
     entry.name = names.claim(name);
+    return entry;
+  }
+
+  void list_leaf(GMimePart* part, const PartPath& path, std::vector<PartEntry>& folder,
+                 UniqueNames& names) {
+    GMimeObject* object = GMIME_OBJECT(part);
+    PartEntry entry = named_entry(object, path, names);
 
     GMimeDataWrapper* content = g_mime_part_get_content(part);
     GMimeStream* stream = content != nullptr ? g_mime_data_wrapper_get_stream(content) : nullptr;
@@ -176,13 +182,7 @@ class TreeBuilder {
   // occurs): its body as it is, so that nothing is hidden.
   void list_unsplit_multipart(GMimeObject* object, const PartPath& path,
                               std::vector<PartEntry>& folder, UniqueNames& names) {
-    ++listed_;
-    PartEntry entry;
-    entry.path = path;
-    entry.content_type = mime_type_of(object);
-    std::string name = sanitize_part_name(sender_name(object));
-    if (name.empty()) name = generated_part_name(path.to_string(), entry.content_type);
-    entry.name = names.claim(name);
+    PartEntry entry = named_entry(object, path, names);
     const auto range = detail::body_range(object, input_, boundaries_);
     entry.content_offset = range.offset;
     entry.content_length = range.length;

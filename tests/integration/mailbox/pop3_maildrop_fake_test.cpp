@@ -67,6 +67,14 @@ const FakeMessage b{"b/../x", "Subject: b\n\nb\n", {}};
 const FakeMessage a2{"dup", "Subject: a2\n\nsecond dup\n", {}};
 const FakeMessage c{"c", "Subject: c\n\nc\n", {}};
 
+// Sessions that start after this behave (knobs are read when a session starts).
+void stop_dropping(FakePop3Server& server) {
+  server.update([](FakePop3Options& o) {
+    o.drop_on_command.clear();
+    o.drop_after_bytes.reset();
+  });
+}
+
 TEST(Pop3MaildropFake, DuplicateUidlsGetOccurrencesInServerOrder) {
   FakePop3Server server(tls_options({a1, b, a2, c}));
   Pop3Maildrop maildrop(fake_account(server));
@@ -141,10 +149,7 @@ TEST(Pop3MaildropFake, LostQuitAnswerIsReportedAsAnError) {
   ASSERT_FALSE(*committed);
   EXPECT_EQ(count_commands(server, "DELE"), 1u);
   // Retrying is safe: by UIDL in a fresh snapshot, "c" is gone or deleted again.
-  server.update([](FakePop3Options& o) {
-    o.drop_on_command.clear();
-    o.drop_after_bytes.reset();
-  });
+  stop_dropping(server);
   auto again = commit_now(maildrop, {MessageId{"c", 1}});
   ASSERT_TRUE(again && *again) << again->error().describe();
   EXPECT_EQ(contents(server.mailbox()), contents({a1, b}));
@@ -250,10 +255,7 @@ TEST(Pop3MaildropFake, SafeRequestIsRetriedOnceWhenTheSessionDropsBeforeAnswerin
   Pop3Maildrop maildrop(account);
   auto listing = list_now(maildrop);
   ASSERT_TRUE(listing && *listing);
-  server.update([](FakePop3Options& o) {
-    o.drop_on_command.clear();
-    o.drop_after_bytes.reset();
-  });
+  stop_dropping(server);
   auto header = top_now(maildrop, MessageId{"c", 1}, 0);
   ASSERT_TRUE(header && *header) << header->error().describe();
   EXPECT_EQ(**header, "Subject: c\r\n\r\n");
@@ -272,10 +274,7 @@ TEST(Pop3MaildropFake, RetrLostWithTheConnectionIsNotSentAgain) {
   Pop3Maildrop maildrop(account);
   auto listing = list_now(maildrop);
   ASSERT_TRUE(listing && *listing);
-  server.update([](FakePop3Options& o) {
-    o.drop_on_command.clear();
-    o.drop_after_bytes.reset();
-  });
+  stop_dropping(server);
   auto body = retr_now(maildrop, MessageId{"c", 1});
   ASSERT_TRUE(body.has_value());
   ASSERT_FALSE(*body);

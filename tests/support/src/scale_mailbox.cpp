@@ -14,38 +14,20 @@
 #include <string_view>
 #include <vector>
 
+#include "mail_vocabulary.hpp"
 #include "popfs_test/random.hpp"
 
 namespace popfs::test {
 
 namespace {
 
+using namespace vocabulary;
 
 // One stream per message: message k never depends on messages before it.
 std::uint64_t message_seed(std::uint64_t seed, std::size_t index) {
   Random mix(seed * 0x100000001B3ULL ^ (static_cast<std::uint64_t>(index) + 1) * 0xD6E8FEB86659FD93ULL);
   return mix.next();
 }
-
-constexpr std::array<const char*, 8> kFirstNames{"Alice", "Bob", "Chandra", "Dmitri",
-                                                 "Eve", "Fatima", "Gustavo", "Hiroko"};
-constexpr std::array<const char*, 8> kLastNames{"Smith", "Jones", "Patel", "Ivanov",
-                                                "Martin", "Haddad", "Silva", "Tanaka"};
-constexpr std::array<const char*, 6> kDomains{"example.com", "example.net", "example.org",
-                                              "mail.example.com", "lists.example.org",
-                                              "corp.example.net"};
-constexpr std::array<const char*, 10> kTopics{"Quarterly report", "Meeting notes", "Re: invoice",
-                                              "Build failure on main", "Lunch on Friday?",
-                                              "Fwd: travel plans", "Patch review", "Your order",
-                                              "Weekly digest", "Re: Re: question about POP3"};
-constexpr std::array<const char*, 24> kWords{
-    "the", "mailbox", "server", "message", "report", "attached", "please", "review",
-    "before", "tomorrow", "thanks", "regards", "draft", "numbers", "meeting", "client",
-    "protocol", "download", "cache", "listing", "header", "body", "deadline", "update"};
-constexpr std::array<int, 6> kZoneMinutes{0, 60, -300, 330, -480, 120};
-constexpr std::array<const char*, 7> kDays{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-constexpr std::array<const char*, 12> kMonths{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 constexpr std::size_t kMinLine = 40;
 constexpr std::size_t kMaxLine = 76;
@@ -70,26 +52,6 @@ const TextPool& text_pool() {
     return p;
   }();
   return pool;
-}
-
-std::string rfc5322_date(std::int64_t utc_seconds, int zone_minutes) {
-  const std::time_t local = static_cast<std::time_t>(utc_seconds + zone_minutes * 60);
-  std::tm tm{};
-  gmtime_r(&local, &tm);
-  const int zone = zone_minutes < 0 ? -zone_minutes : zone_minutes;
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%s, %d %s %d %02d:%02d:%02d %c%02d%02d",
-                kDays[static_cast<std::size_t>(tm.tm_wday)], tm.tm_mday,
-                kMonths[static_cast<std::size_t>(tm.tm_mon)], tm.tm_year + 1900, tm.tm_hour,
-                tm.tm_min, tm.tm_sec, zone_minutes < 0 ? '-' : '+', zone / 60, zone % 60);
-  return buffer;
-}
-
-std::string hex(std::uint64_t value, int digits) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(static_cast<std::size_t>(digits), '0');
-  for (int i = digits - 1; i >= 0; --i, value >>= 4) out[static_cast<std::size_t>(i)] = kHex[value & 15];
-  return out;
 }
 
 std::string address(Random& random, bool gustavo, std::string& display_name) {

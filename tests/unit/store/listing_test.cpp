@@ -11,7 +11,6 @@ namespace popfs::store {
 namespace {
 
 using testing::apply;
-using testing::apply;
 using testing::listed;
 using testing::ListedMessage;
 using testing::table_of;

@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "popfs_test/scale_mailbox.hpp"
+#include "popfs_test/socket_stream.hpp"
 #include "popfs_test/tls_cert.hpp"
 
 namespace {
@@ -123,77 +124,6 @@ struct Config {
   SSL_CTX* tls = nullptr;  // null: plaintext
 };
 
-// A blocking byte stream over a socket, TLS or not.
-class Stream {
- public:
-  Stream(int fd, SSL_CTX* tls) : fd_(fd) {
-    if (tls == nullptr) return;
-    ssl_ = SSL_new(tls);
-    if (ssl_ == nullptr) return;
-    SSL_set_fd(ssl_, fd_);
-    if (SSL_accept(ssl_) != 1) {
-      ERR_clear_error();
-      SSL_free(ssl_);
-      ssl_ = nullptr;
-      failed_ = true;
-    }
-  }
-  ~Stream() {
-    if (ssl_ != nullptr) {
-      SSL_shutdown(ssl_);
-      SSL_free(ssl_);
-    }
-    ::close(fd_);
-  }
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
-  bool failed() const { return failed_; }
-
-  // Appends what arrives; false at EOF or error.
-  bool read_some(std::string& into) {
-    char chunk[65536];
-    while (true) {
-      if (ssl_ != nullptr) {
-        const int n = SSL_read(ssl_, chunk, sizeof chunk);
-        if (n <= 0) {
-          ERR_clear_error();
-          return false;
-        }
-        into.append(chunk, static_cast<std::size_t>(n));
-        return true;
-      }
-      const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      into.append(chunk, static_cast<std::size_t>(n));
-      return true;
-    }
-  }
-  bool write_all(std::string_view bytes) {
-    while (!bytes.empty()) {
-      if (ssl_ != nullptr) {
-        const int n = SSL_write(ssl_, bytes.data(), static_cast<int>(std::min<std::size_t>(bytes.size(), 1 << 20)));
-        if (n <= 0) {
-          ERR_clear_error();
-          return false;
-        }
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-        continue;
-      }
-      const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-
- private:
-  int fd_;
-  SSL* ssl_ = nullptr;
-  bool failed_ = false;
-};
-
 // Appends `text` (LF lines) to `out` as POP3 multi-line data: CRLF, dot-stuffed. At most
 // `max_lines` lines when given.
 void append_stuffed(std::string& out, std::string_view text, std::optional<std::size_t> max_lines = std::nullopt) {
@@ -225,35 +155,23 @@ std::optional<std::uint64_t> number(std::string_view text) {
 
 class Session {
  public:
-  Session(Maildrop& maildrop, const Config& config, Log& log, Stream& stream)
+  Session(Maildrop& maildrop, const Config& config, Log& log, popfs::test::SocketStream& stream)
       : maildrop_(maildrop), config_(config), log_(log), stream_(stream) {}
 
   void run() {
     out_ = "+OK popfs-generated-server ready.\r\n";
-    std::string input;
-    std::size_t consumed = 0;
-    bool open = stream_.write_all(out_);
+    bool open = stream_.write(out_);
     out_.clear();
     while (open && !quit_) {
-      if (!stream_.read_some(input)) break;
+      // No POP3 command is that long.
+      const auto line = stream_.read_line(4096);
+      if (!line) break;
+      answer(*line);
       // Answer every complete command now buffered, then write the answers at once.
-      while (!quit_) {
-        const auto end = input.find('\n', consumed);
-        if (end == std::string::npos) break;
-        std::string_view line(input.data() + consumed, end - consumed);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        consumed = end + 1;
-        answer(line);
-        if (out_.size() >= (1u << 20)) {
-          if (!(open = stream_.write_all(out_))) break;
-          out_.clear();
-        }
+      if (out_.size() >= (1u << 20) || quit_ || !stream_.line_buffered()) {
+        open = stream_.write(out_);
+        out_.clear();
       }
-      input.erase(0, consumed);
-      consumed = 0;
-      if (input.size() > 4096) break;  // a line that long is no POP3 command
-      if (open && !out_.empty()) open = stream_.write_all(out_);
-      out_.clear();
     }
     if (logged_in_) {
       log_.line(std::string("pop3(") + config_.user + "): Info: " +
@@ -450,14 +368,14 @@ class Session {
   // Long listings go out while they are built (a 1M-line UIDL is ~25 MB).
   void flush_if_big() {
     if (out_.size() < (1u << 20)) return;
-    stream_.write_all(out_);
+    stream_.write(out_);
     out_.clear();
   }
 
   Maildrop& maildrop_;
   const Config& config_;
   Log& log_;
-  Stream& stream_;
+  popfs::test::SocketStream& stream_;
   std::string out_;
   std::string user_;
   bool logged_in_ = false;
@@ -519,16 +437,13 @@ int main(int argc, char** argv) {
   try {
     std::filesystem::create_directories(dir);
     std::string ca_file;
-    SSL_CTX* tls = nullptr;
+    std::unique_ptr<popfs::test::TlsServerContext> tls;
     if (!plaintext) {
       const auto certificate = popfs::test::make_self_signed_certificate(std::filesystem::path(dir) / "tls");
-      tls = SSL_CTX_new(TLS_server_method());
-      if (tls == nullptr || SSL_CTX_use_certificate_chain_file(tls, certificate.cert.c_str()) != 1 ||
-          SSL_CTX_use_PrivateKey_file(tls, certificate.key.c_str(), SSL_FILETYPE_PEM) != 1)
-        throw std::runtime_error("cannot load the TLS certificate from " + certificate.cert.string());
+      tls = std::make_unique<popfs::test::TlsServerContext>(certificate.cert.string(), certificate.key.string());
       ca_file = certificate.cert.string();
+      config.tls = tls->get();
     }
-    config.tls = tls;
     const auto started = std::chrono::steady_clock::now();
     Maildrop maildrop(seed, count);
     const double sizing = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -545,8 +460,8 @@ int main(int argc, char** argv) {
         const int on = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
         std::thread([&maildrop, &config, &log, fd] {
-          Stream stream(fd, config.tls);
-          if (stream.failed()) return;
+          popfs::test::SocketStream stream(fd);
+          if (config.tls != nullptr && !stream.start_tls(config.tls)) return;
           Session(maildrop, config, log, stream).run();
         }).detach();
       }

@@ -21,7 +21,7 @@
 #include "popfs_test/process.hpp"
 #include "popfs_test/temp_dir.hpp"
 #include "popfs_test/tls_cert.hpp"
-#include "socket_stream.hpp"
+#include "popfs_test/socket_stream.hpp"
 
 namespace popfs::test {
 
@@ -41,7 +41,7 @@ struct FakePop3Server::State {
   std::condition_variable stop_requested;          // ends the sessions' pauses
 
   std::unique_ptr<TempDir> tls_dir;
-  std::unique_ptr<detail::TlsServerContext> tls;
+  std::unique_ptr<TlsServerContext> tls;
   std::string ca_file;
   int listen_fd = -1;
   int wake_fd = -1;
@@ -448,7 +448,7 @@ class Session {
 
   State& state_;
   std::size_t number_;
-  detail::SocketStream stream_;
+  SocketStream stream_;
   FakePop3Options options_;
   std::optional<std::size_t> budget_;
   bool trickling_ = false;
@@ -498,7 +498,7 @@ FakePop3Server::FakePop3Server(FakePop3Options options) : state_(std::make_share
     state.tls_dir = std::make_unique<TempDir>("popfs-fake-tls-");
     const auto certificate = make_self_signed_certificate(state.tls_dir->path());
     state.ca_file = certificate.cert.string();
-    state.tls = std::make_unique<detail::TlsServerContext>(certificate.cert.string(), certificate.key.string());
+    state.tls = std::make_unique<TlsServerContext>(certificate.cert.string(), certificate.key.string());
   }
   state.listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};

@@ -1,4 +1,4 @@
-#include "socket_stream.hpp"
+#include "popfs_test/socket_stream.hpp"
 
 #include <openssl/err.h>
 #include <sys/socket.h>
@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <stdexcept>
 
-namespace popfs::test::detail {
+namespace popfs::test {
 
 TlsServerContext::TlsServerContext(const std::string& cert_file, const std::string& key_file) {
   ctx_ = SSL_CTX_new(TLS_server_method());
@@ -100,4 +100,4 @@ void SocketStream::close() {
   }
 }
 
-}  // namespace popfs::test::detail
+}  // namespace popfs::test

@@ -1,6 +1,6 @@
 #pragma once
-// Internal to popfs_testsupport: a blocking byte stream over a socket, optionally TLS
-// (server side), with line reading. Used by the fake POP3 server.
+// A blocking byte stream over a socket, optionally TLS (server side), with line reading:
+// the server end of the fake POP3 server and of popfs-generated-server.
 
 #include <openssl/ssl.h>
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace popfs::test::detail {
+namespace popfs::test {
 
 // A server-side TLS context from PEM files. Throws std::runtime_error on failure.
 class TlsServerContext {
@@ -37,6 +37,9 @@ class SocketStream {
 
   // A line without its CRLF/LF; nullopt on EOF, error, or a line over max_line bytes.
   std::optional<std::string> read_line(std::size_t max_line = 1 << 20);
+  // Whether a whole line has arrived already: a server answers every pipelined command
+  // before it writes, so that many answers go out in one write.
+  bool line_buffered() const { return buffer_.find('\n') != std::string::npos; }
   bool write(std::string_view bytes);
   // Abrupt close (no TLS close_notify): the peer sees the connection cut.
   void close();
@@ -49,4 +52,4 @@ class SocketStream {
   std::string buffer_;
 };
 
-}  // namespace popfs::test::detail
+}  // namespace popfs::test

@@ -6,9 +6,64 @@
 
 namespace popfs::mime::detail {
 
+namespace {
+GType view_stream_type();
+
+// GLib builds type classes, charset tables and the like on first use, under its own futex
+// locks that ThreadSanitizer cannot see; the first parses of two threads then look like races
+// in the tsan build. One parse of a message that takes every path the mime layer takes, here
+// inside call_once, builds all of it before any second thread can get to it.
+void build_lazy_state() {
+  static const char kSample[] =
+      "From: =?iso-8859-1?Q?J=F6rg?= <j@example.org>, \"B\" <b@example.org>\r\n"
+      "Subject: =?UTF-8?B?w6l0w6k=?= =?windows-1252?Q?caf=E9?=\r\n"
+      "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+      "Content-Type: multipart/mixed; boundary=o\r\n\r\n"
+      "--o\r\nContent-Type: multipart/alternative; boundary=a\r\n\r\n"
+      "--a\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: "
+      "quoted-printable\r\n\r\nr=C3=A9sum=C3=A9\r\n"
+      "--a\r\nContent-Type: text/html; charset=iso-8859-1\r\n\r\n<p>x</p>\r\n--a--\r\n"
+      "--o\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner\r\n"
+      "--o\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment;\r\n"
+      " filename*=UTF-8''%C3%A9t%C3%A9.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+      "AAECAw==\r\n--o--\r\n";
+  GObjectPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(kSample, sizeof kSample - 1));
+  GObjectPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+  GMimeParserOptions* options = g_mime_parser_options_new();
+  static const char* fallback_charsets[] = {"UTF-8", "windows-1252", nullptr};
+  g_mime_parser_options_set_fallback_charsets(options, fallback_charsets);
+  GObjectPtr<GMimeMessage> message(g_mime_parser_construct_message(parser.get(), options));
+  if (message) {
+    GString subject(g_mime_utils_header_decode_text(options, g_mime_object_get_header(
+                                                                 GMIME_OBJECT(message.get()), "Subject")));
+    GString from(internet_address_list_to_string(g_mime_message_get_from(message.get()), nullptr, FALSE));
+    g_mime_message_foreach(
+        message.get(),
+        [](GMimeObject*, GMimeObject* part, gpointer) {
+          GString type(g_mime_content_type_get_mime_type(g_mime_object_get_content_type(part)));
+          if (GMIME_IS_PART(part)) {
+            static_cast<void>(g_mime_part_get_filename(GMIME_PART(part)));
+            static_cast<void>(g_mime_part_get_content_encoding(GMIME_PART(part)));
+          }
+        },
+        nullptr);
+  }
+  g_mime_parser_options_free(options);
+  for (auto encoding : {GMIME_CONTENT_ENCODING_BASE64, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE,
+                        GMIME_CONTENT_ENCODING_UUENCODE}) {
+    GObjectPtr<GMimeFilter> filter(g_mime_filter_basic_new(encoding, FALSE));
+  }
+}
+
+}  // namespace
+
 void ensure_gmime() {
   static std::once_flag once;
-  std::call_once(once, [] { g_mime_init(); });
+  std::call_once(once, [] {
+    g_mime_init();
+    g_type_class_unref(g_type_class_ref(view_stream_type()));
+    build_lazy_state();
+  });
 }
 
 ParserOptions make_parser_options() {
@@ -109,8 +164,7 @@ void view_class_init(gpointer klass, gpointer) {
 }
 
 GType view_stream_type() {
-  static const GType type = [] {
-    ensure_gmime();
+  static const GType type = [] {  // first called from ensure_gmime()
     GTypeInfo info{};
     info.class_size = sizeof(ViewStreamClass);
     info.class_init = view_class_init;
@@ -124,6 +178,7 @@ GType view_stream_type() {
 }  // namespace
 
 GObjectPtr<GMimeStream> make_view_stream(std::string_view bytes) {
+  ensure_gmime();
   auto* stream = static_cast<ViewStream*>(g_object_new(view_stream_type(), nullptr));
   stream->data = bytes.data();
   stream->size = static_cast<gint64>(bytes.size());

@@ -21,11 +21,11 @@ thread_local const ThreadPool* current_pool = nullptr;
 bool ThreadPool::running_in_this_thread() const { return current_pool == this; }
 
 void ThreadPool::post(Task task) {
-  {
-    std::lock_guard lock(mu_);
-    if (joined_) return;  // while stopping, tasks still run: queued work may post more
-    ready_.push_back(std::move(task));
-  }
+  std::lock_guard lock(mu_);
+  if (joined_) return;  // while stopping, tasks still run: queued work may post more
+  ready_.push_back(std::move(task));
+  // Under the lock: a thread outside the pool may post and the pool then be destroyed at
+  // once; a notify after the unlock would touch a condition variable being destroyed.
   cv_.notify_one();
 }
 
@@ -37,9 +37,9 @@ Executor::TimerId ThreadPool::post_at(Clock::time_point when, Task task) {
     id = next_timer_++;
     timers_.emplace(when, std::make_pair(id, std::move(task)));
     timer_times_.emplace(id, when);
+    // The earliest deadline may have changed: every idle thread re-evaluates its wait.
+    cv_.notify_all();
   }
-  // The earliest deadline may have changed: every idle thread re-evaluates its wait.
-  cv_.notify_all();
   return id;
 }
 

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 #include <variant>
 
@@ -44,6 +45,9 @@ struct Context {
   std::mutex mu;
   std::condition_variable idle;
   std::size_t unanswered = 0;
+  // Replies from the core's threads hold it shared; closing /dev/fuse holds it alone. A reply
+  // racing the close could otherwise write into whatever file next got the fd's number.
+  std::shared_mutex fd_gate;
 
   // Held by a reply callback; gone (answered, or the callback dropped) means done.
   struct Ticket {
@@ -58,6 +62,10 @@ struct Context {
     }
     Ticket(const Ticket&) = delete;
     Ticket& operator=(const Ticket&) = delete;
+    // Held while replying: the session's fd stays open (or already reads -1) meanwhile.
+    [[nodiscard]] std::shared_lock<std::shared_mutex> hold_fd() const {
+      return std::shared_lock(context.fd_gate);
+    }
   };
   std::shared_ptr<Ticket> ticket() { return std::make_shared<Ticket>(*this); }
   // True once every request is answered, false if `limit` passed first.
@@ -106,6 +114,7 @@ void reply_error(fuse_req_t req, const Error& e) { fuse_reply_err(req, e.to_errn
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   fs::Filesystem& filesystem = core(req);
   filesystem.lookup(parent, std::string(name), [req, &filesystem, t = context(req).ticket()](Result<fs::Attr> attr) {
+    const auto fd_held = t->hold_fd();
     if (!attr) return reply_error(req, attr.error());
     const fuse_entry_param e = to_entry(*attr);
     if (fuse_reply_entry(req, &e) != 0) filesystem.forget(attr->ino, 1);  // the kernel never got it
@@ -124,6 +133,7 @@ void op_forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   core(req).getattr(ino, [req, t = context(req).ticket()](Result<fs::Attr> attr) {
+    const auto fd_held = t->hold_fd();
     if (!attr) return reply_error(req, attr.error());
     const struct stat st = to_stat(*attr);
     fuse_reply_attr(req, &st, attr->attr_timeout);
@@ -144,6 +154,7 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // fi is valid only during this call: its contents go with the reply.
   fuse_file_info info = *fi;
   core(req).open_directory(ino, [req, info, t = context(req).ticket()](Result<Snapshot> snapshot) mutable {
+    const auto fd_held = t->hold_fd();
     if (!snapshot) return reply_error(req, snapshot.error());
     auto* held = new Snapshot(std::move(*snapshot));
     info.fh = reinterpret_cast<std::uint64_t>(held);
@@ -230,6 +241,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info*) {
   core(req).read(ino, static_cast<std::uint64_t>(offset), size, [req, t = context(req).ticket()](Result<std::string> data) {
+    const auto fd_held = t->hold_fd();
     if (!data) return reply_error(req, data.error());
     fuse_reply_buf(req, data->data(), data->size());
   });
@@ -246,6 +258,7 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
 
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   core(req).getxattr(ino, name, [req, size, t = context(req).ticket()](Result<std::optional<std::string>> value) {
+    const auto fd_held = t->hold_fd();
     if (!value) return reply_error(req, value.error());
     if (!*value) return static_cast<void>(fuse_reply_err(req, ENODATA));
     const std::string& v = **value;
@@ -257,6 +270,7 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) 
 
 void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   core(req).listxattr(ino, [req, size, t = context(req).ticket()](Result<std::vector<std::string>> names) {
+    const auto fd_held = t->hold_fd();
     if (!names) return reply_error(req, names.error());
     std::string list;
     for (const auto& n : *names) {
@@ -401,7 +415,8 @@ struct Session::Impl {
       filesystem.set_kernel_notifier(nullptr);
       notifier->stop();
     }
-    fuse_session_unmount(se);
+    std::unique_lock gate(context.fd_gate);
+    fuse_session_unmount(se);  // closes /dev/fuse; later replies find the fd -1 and are dropped
   }
 };
 

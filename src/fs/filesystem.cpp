@@ -133,8 +133,18 @@ struct Filesystem::Impl {
     if (is_part(ino)) return part_attr(ino);
     learn_local_sizes(ino);
     auto attr = names.getattr(ino);
-    if (attr) attr->awaiting_stub = names.stub_pending(ino).has_value() && stubs.worth_waiting();
+    if (!attr) return attr;
+    // An unfetched stub has no size worth giving: 0 would let tar archive it as an empty
+    // file without a word, where cat gets EIO. Its stat fails as its read does.
+    if (unsized_stub(*attr)) {
+      return Error(Errc::io, "the message's header is not cached and the server did not send it");
+    }
+    attr->awaiting_stub = names.stub_pending(ino).has_value() && stubs.worth_waiting();
     return attr;
+  }
+
+  static bool unsized_stub(const Attr& attr) {
+    return kind_of_inode(attr.ino) == NodeKind::stub && !attr.size_exact;
   }
 
   // With opens skipped, a read of a file missed the page cache: the core offers the kernel
@@ -392,7 +402,8 @@ std::vector<DirItem> Filesystem::read_directory(const DirSnapshot& snapshot, std
   std::vector<DirItem> out;
   for (auto& listed : d.names.read_dir(snapshot, offset, max)) {
     DirItem item{std::move(listed.entry), std::move(listed.attr), listed.next_offset};
-    if (item.attr) item.attr->awaiting_stub = listed.stub_pending && waiting;
+    // A stub of unknown size goes without attributes too: its lookup then says why.
+    if (item.attr) item.attr->awaiting_stub = (listed.stub_pending && waiting) || Impl::unsized_stub(*item.attr);
     out.push_back(std::move(item));
   }
   return out;

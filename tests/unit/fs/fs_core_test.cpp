@@ -362,6 +362,52 @@ TEST_F(FsTest, KernelLookupDoesNotWaitForStubsWhileOffline) {
   EXPECT_EQ(maildrop.top_calls(), tops);
 }
 
+TEST_F(FsTest, AHeaderStubTheServerCannotSendFailsItsStatRatherThanClaimingZeroBytes) {
+  const std::string content = make_message("a", "Tue, 3 Jan 2006 00:00:00 +0000", 5);
+  maildrop.add("a", content);
+  fs::FsOptions o;
+  o.prefetch_stubs = false;
+  start_fs(o);
+  maildrop.set_offline(true);
+  refresh_now();  // fails: the server is now known to be unreachable
+  const auto stub_ino = fs::stub_inode(fs::serial_of_inode(ino_of("a.eml")));
+  auto attr_of = [&](auto call) {
+    std::optional<Result<fs::Attr>> got;
+    call([&](Result<fs::Attr> r) { got.emplace(std::move(r)); });
+    EXPECT_TRUE(settle_until([&] { return got.has_value(); }));
+    return got.value_or(Result<fs::Attr>(Error(Errc::timeout, "test: no answer")));
+  };
+  // tar reads st_size bytes and archives a 0-byte stub as an empty file without an error.
+  auto looked_up = attr_of([&](auto done) { filesystem->lookup(fs::kHeadersInode, "a.eml", done); });
+  ASSERT_FALSE(looked_up.ok());
+  EXPECT_EQ(looked_up.error().to_errno(), EIO);
+  auto stat = attr_of([&](auto done) { filesystem->getattr(stub_ino, done); });
+  ASSERT_FALSE(stat.ok());
+  EXPECT_EQ(stat.error().to_errno(), EIO);
+  // readdirplus gives it no attributes, so the kernel asks (and hears EIO) before any stat.
+  std::optional<Result<std::shared_ptr<const fs::DirSnapshot>>> snapshot;
+  filesystem->open_directory(fs::kHeadersInode, [&](auto r) { snapshot.emplace(std::move(r)); });
+  ASSERT_TRUE(settle_until([&] { return snapshot.has_value(); }));
+  ASSERT_TRUE(snapshot->ok());
+  bool listed = false;
+  for (const auto& item : filesystem->read_directory(***snapshot, 0, 100)) {
+    if (item.entry.name != "a.eml") continue;
+    listed = true;
+    ASSERT_TRUE(item.attr.has_value());
+    EXPECT_TRUE(item.attr->awaiting_stub);
+  }
+  EXPECT_TRUE(listed) << "the name is still listed";
+  // The message file itself is unaffected: its size is the LIST size, as before.
+  EXPECT_TRUE(attr_of([&](auto done) { filesystem->getattr(ino_of("a.eml"), done); }).ok());
+  // Once the server answers, the stub has its exact size.
+  maildrop.set_offline(false);
+  refresh_now();
+  auto online = attr_of([&](auto done) { filesystem->lookup(fs::kHeadersInode, "a.eml", done); });
+  ASSERT_TRUE(online.ok()) << online.error().describe();
+  EXPECT_EQ(online->size, content.find("\r\n\r\n") + 4);
+  EXPECT_TRUE(online->size_exact);
+}
+
 TEST_F(FsTest, ExtendedAttributesComeFromTheStub) {
   maildrop.add("u1", make_message("hello", "Tue, 3 Jan 2006 00:00:00 +0000", 1,
                                   "X-Folded: a\r\n b\r\n"));

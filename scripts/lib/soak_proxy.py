@@ -91,7 +91,7 @@ class Proxy:
             return ("bytes", int(math.exp(rng.uniform(0, math.log(self.args.max_bytes)))))
         kind = rng.choice(KINDS)
         k = 1
-        while rng.random() < 0.4:
+        while rng.random() < 0.25:
             k += 1
         extra = int(math.exp(rng.uniform(0, math.log(65536)))) - 1
         return ("command", (kind, k, extra))

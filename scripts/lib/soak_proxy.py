@@ -13,6 +13,9 @@ connection's number, from 1):
              its k-th command of one kind (CAPA, AUTH, UIDL, LIST, TOP, RETR, DELE, QUIT;
              k geometric); a connection that never sends it is not cut
   none       not cut
+  +dele      (--dele-bias P) a connection (not passing through) that sends DELE and is still
+             open is cut instead with chance P within the first few DELEs it sends (commit sessions are
+             rare, so cuts on DELE would be too)
 
 --delay-ms adds latency each way (each piece is forwarded that long after it arrived), as a
 slow link: the kill campaign uses it so that its kills land inside the moment it aims at.
@@ -112,7 +115,7 @@ class Proxy:
         name = fate[0] if fate[0] != "command" else "command:%s#%d+%d" % fate[1]
         state = {"n": n, "fate": fate, "name": name, "c2s": 0, "s2c": 0, "kind": "handshake", "line": "",
                  "budget": fate[1] if fate[0] == "bytes" else None, "cut": False, "seen": {}, "in_auth": False,
-                 "front": writer, "ended": False}
+                 "front": writer, "ended": False, "rng": rng}
         if fate[0] == "handshake":
             if fate[1] > 0:
                 try:
@@ -240,6 +243,14 @@ class Proxy:
                             want, k, extra = fate[1]
                             if kind == want and state["seen"][kind] == k:
                                 state["budget"] = state["c2s"] + state["s2c"] + len(line) + extra
+                        if (kind == "DELE" and state["seen"][kind] == 1 and fate[0] in ("command", "none", "bytes")
+                                and not (fate[0] == "command" and fate[1][0] == "DELE")
+                                and state["rng"].random() < self.args.dele_bias):
+                            # Commit sessions are few: cut some of them inside their DELE batch.
+                            state["name"] += "+dele"
+                            budget = (state["c2s"] + state["s2c"] + len(line) * state["rng"].randint(1, 3) +
+                                      state["rng"].randrange(24))
+                            state["budget"] = budget if state["budget"] is None else min(budget, state["budget"])
                         if not await forward(line, up_writer, "c2s", arrived):
                             return
                     if len(pending) > 8192:  # not POP3; forward anyway
@@ -290,6 +301,8 @@ async def main():
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--max-bytes", type=int, default=4 << 20)
     parser.add_argument("--p-none", type=float, default=0.2)
+    parser.add_argument("--dele-bias", type=float, default=0.0,
+                        help="chance that a connection not yet armed is cut inside its DELE batch")
     parser.add_argument("--delay-ms", type=float, default=0, help="latency added each way (as a slow link)")
     args = parser.parse_args()
     proxy = Proxy(args)

@@ -3,6 +3,10 @@
 
 #include "lmdb_cache.hpp"
 
+#include <sys/statvfs.h>
+
+#include <cerrno>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -96,6 +100,20 @@ std::unique_ptr<LmdbCache> LmdbCache::open_or_throw(const Options& options) {
   if (cache->lock_->sole()) cache->purge_abandoned_staging();
   cache->lock_->share();
   return cache;
+}
+
+void LmdbCache::rethrow_write_failure(const lmdb::LmdbError& e) const {
+  constexpr std::uint64_t kFullBelowBytes = 16 * 1024 * 1024;  // less than a map growth step
+  struct statvfs disk {};
+  if ((e.code() == EIO || e.code() == ENOSPC) && ::statvfs(options_.dir.c_str(), &disk) == 0) {
+    const std::uint64_t free_bytes = static_cast<std::uint64_t>(disk.f_bavail) * disk.f_frsize;
+    if (free_bytes < kFullBelowBytes) {
+      throw StoreFailure(e.code() == ENOSPC ? Errc::no_space : Errc::cache,
+                         std::string(e.what()) + ": the disk of the cache (" + options_.dir.string() +
+                             ") is full, " + std::to_string(free_bytes / 1024) + " KiB free");
+    }
+  }
+  throw e;
 }
 
 LmdbCache::LmdbCache(Options options, std::unique_ptr<DirLock> lock, lmdb::Env env)

@@ -105,6 +105,9 @@ class LmdbCache final : public Cache {
   auto write(F&& fn, Sync sync = Sync::normal) -> std::invoke_result_t<F, const lmdb::Txn&>;
   void grow_map();
   void adopt_resized_map();
+  // A failed write, rethrown; saying so when the cache's disk is full (LMDB reports a short
+  // write as EIO, which alone does not tell the user what to do).
+  [[noreturn]] void rethrow_write_failure(const lmdb::LmdbError& e) const;
 
   std::optional<MessageRecord> load_record(const lmdb::Txn& txn, const std::string& key) const;
   MessageRecord require_record(const lmdb::Txn& txn, const std::string& key) const;
@@ -187,7 +190,7 @@ auto LmdbCache::write(F&& fn, Sync sync) -> std::invoke_result_t<F, const lmdb::
         }
       } catch (const lmdb::LmdbError& e) {
         const bool growable = e.code() == MDB_MAP_FULL || e.code() == MDB_MAP_RESIZED;
-        if (!growable || attempt >= kMaxAttempts) throw;
+        if (!growable || attempt >= kMaxAttempts) rethrow_write_failure(e);
         retry_reason = e.code();
       }
     }

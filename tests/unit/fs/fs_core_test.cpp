@@ -330,12 +330,6 @@ TEST_F(FsTest, KernelLookupWaitsForTheStubSoMtimeAndStubSizeAreFinalAtOnce) {
   fs::FsOptions o;
   o.prefetch_stubs = false;  // nothing fetched in the background: the lookup must do it
   start_fs(o);
-  auto attr_of = [&](auto call) {
-    std::optional<Result<fs::Attr>> got;
-    call([&](Result<fs::Attr> r) { got.emplace(std::move(r)); });
-    EXPECT_TRUE(settle_until([&] { return got.has_value(); }));
-    return got.value_or(Result<fs::Attr>(Error(Errc::timeout, "test: no answer")));
-  };
   auto stub = attr_of([&](auto done) { filesystem->lookup(fs::kHeadersInode, "a.eml", done); });
   ASSERT_TRUE(stub.ok());
   EXPECT_EQ(stub->size, content.find("\r\n\r\n") + 4);
@@ -371,12 +365,6 @@ TEST_F(FsTest, AHeaderStubTheServerCannotSendFailsItsStatRatherThanClaimingZeroB
   maildrop.set_offline(true);
   refresh_now();  // fails: the server is now known to be unreachable
   const auto stub_ino = fs::stub_inode(fs::serial_of_inode(ino_of("a.eml")));
-  auto attr_of = [&](auto call) {
-    std::optional<Result<fs::Attr>> got;
-    call([&](Result<fs::Attr> r) { got.emplace(std::move(r)); });
-    EXPECT_TRUE(settle_until([&] { return got.has_value(); }));
-    return got.value_or(Result<fs::Attr>(Error(Errc::timeout, "test: no answer")));
-  };
   // tar reads st_size bytes and archives a 0-byte stub as an empty file without an error.
   auto looked_up = attr_of([&](auto done) { filesystem->lookup(fs::kHeadersInode, "a.eml", done); });
   ASSERT_FALSE(looked_up.ok());

@@ -94,6 +94,15 @@ class FsTest : public ::testing::Test {
     bool done() const { return result->has_value(); }
   };
   PendingRead start_read(std::uint64_t ino, std::uint64_t offset, std::size_t size);
+  // What an asynchronous lookup or getattr answered, once the executor has delivered it:
+  // attr_of([&](auto done) { filesystem->getattr(ino, done); }).
+  template <class Call>
+  Result<fs::Attr> attr_of(Call call) {
+    std::optional<Result<fs::Attr>> got;
+    call([&](Result<fs::Attr> r) { got.emplace(std::move(r)); });
+    EXPECT_TRUE(settle_until([&] { return got.has_value(); }));
+    return got.value_or(Result<fs::Attr>(Error(Errc::timeout, "test: no answer")));
+  }
 
   std::vector<std::string> root_names();
   std::vector<std::string> header_names();

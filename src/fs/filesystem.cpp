@@ -327,22 +327,28 @@ void Filesystem::lookup(std::uint64_t parent, std::string name, AttrDone done) {
       done(lookup(parent, name));
     });
   }
-  if (auto serial = d.names.stub_pending(parent, name); serial && d.stubs.worth_waiting()) {
+  const bool stub = parent == kHeadersInode;
+  if (auto serial = d.names.stub_pending(parent, name);
+      serial && (stub ? d.stubs.worth_trying() : d.stubs.worth_waiting())) {
     d.refresher.note_activity();
     // Whatever the stub fetch gives, answer then (a failure leaves mtime = first_seen).
-    return d.stubs.fetch_bounded(*serial, [this, parent, name = std::move(name), done = std::move(done)](
-                                              Result<std::string>) { done(lookup(parent, name)); });
+    return d.stubs.fetch_bounded(
+        *serial,
+        [this, parent, name = std::move(name), done = std::move(done)](Result<std::string>) {
+          done(lookup(parent, name));
+        },
+        stub);
   }
   done(lookup(parent, name));
 }
 
 void Filesystem::getattr(std::uint64_t ino, AttrDone done) {
   auto& d = *impl_;
-  if (auto serial = d.names.stub_pending(ino); serial && d.stubs.worth_waiting()) {
+  const bool stub = kind_of_inode(ino) == NodeKind::stub;
+  if (auto serial = d.names.stub_pending(ino); serial && (stub ? d.stubs.worth_trying() : d.stubs.worth_waiting())) {
     d.refresher.note_activity();
-    return d.stubs.fetch_bounded(*serial, [this, ino, done = std::move(done)](Result<std::string>) {
-      done(getattr(ino));
-    });
+    return d.stubs.fetch_bounded(
+        *serial, [this, ino, done = std::move(done)](Result<std::string>) { done(getattr(ino)); }, stub);
   }
   done(getattr(ino));
 }

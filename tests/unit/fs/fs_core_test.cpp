@@ -365,6 +365,7 @@ TEST_F(FsTest, AHeaderStubTheServerCannotSendFailsItsStatRatherThanClaimingZeroB
   maildrop.set_offline(true);
   refresh_now();  // fails: the server is now known to be unreachable
   const auto stub_ino = fs::stub_inode(fs::serial_of_inode(ino_of("a.eml")));
+  const int tops = maildrop.top_calls();
   // tar reads st_size bytes and archives a 0-byte stub as an empty file without an error.
   auto looked_up = attr_of([&](auto done) { filesystem->lookup(fs::kHeadersInode, "a.eml", done); });
   ASSERT_FALSE(looked_up.ok());
@@ -372,6 +373,7 @@ TEST_F(FsTest, AHeaderStubTheServerCannotSendFailsItsStatRatherThanClaimingZeroB
   auto stat = attr_of([&](auto done) { filesystem->getattr(stub_ino, done); });
   ASSERT_FALSE(stat.ok());
   EXPECT_EQ(stat.error().to_errno(), EIO);
+  EXPECT_EQ(maildrop.top_calls(), tops + 2) << "each asks the server once more: a failed fetch is no stall";
   // readdirplus gives it no attributes, so the kernel asks (and hears EIO) before any stat.
   std::optional<Result<std::shared_ptr<const fs::DirSnapshot>>> snapshot;
   filesystem->open_directory(fs::kHeadersInode, [&](auto r) { snapshot.emplace(std::move(r)); });

@@ -139,22 +139,12 @@ class Proxy:
                     dst.write(data)
                     await dst.drain()
 
-            tasks = [asyncio.ensure_future(pump(reader, link_writer)), asyncio.ensure_future(pump(link_reader, writer))]
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await until_either_ends(pump(reader, link_writer), pump(link_reader, writer))
         except (OSError, ConnectionError):
             pass
         finally:
-            if state["cut"]:
-                writer.transport.abort()
-            else:
-                # The TLS side ended first (popfs or Dovecot closed): pass the FIN on.
-                try:
-                    writer.close()
-                except (OSError, RuntimeError):
-                    pass
+            # Unless cut, the TLS side ended first (popfs or Dovecot closed): pass the FIN on.
+            close_toward_popfs(writer, state["cut"])
             if link_writer is not None:
                 link_writer.transport.abort()
             self.end(state)
@@ -266,27 +256,36 @@ class Proxy:
                     if not await forward(data, writer, "s2c", loop.time()):
                         return
 
-            # Either direction ending (EOF, error or cut) ends the connection.
-            tasks = [asyncio.ensure_future(client_to_server()), asyncio.ensure_future(server_to_client())]
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await until_either_ends(client_to_server(), server_to_client())
         except (OSError, ssl.SSLError, asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
-            if state["cut"]:
-                writer.transport.abort()
-            else:
-                try:
-                    writer.close()  # close_notify to popfs
-                except (OSError, RuntimeError):
-                    pass
+            close_toward_popfs(writer, state["cut"])  # unless cut: close_notify to popfs
             if up_writer is not None:
                 if state["cut"]:
                     up_writer.transport.abort()
                 else:
                     up_writer.close()
+
+
+async def until_either_ends(*directions):
+    """Relays both directions until one ends (EOF, error or cut), then stops the other."""
+    tasks = [asyncio.ensure_future(d) for d in directions]
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def close_toward_popfs(writer, cut):
+    """A cut is an abort (RST); any other end is passed on as a close."""
+    if cut:
+        writer.transport.abort()
+        return
+    try:
+        writer.close()
+    except (OSError, RuntimeError):
+        pass
 
 
 async def main():

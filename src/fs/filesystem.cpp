@@ -328,8 +328,7 @@ void Filesystem::lookup(std::uint64_t parent, std::string name, AttrDone done) {
     });
   }
   const bool stub = parent == kHeadersInode;
-  if (auto serial = d.names.stub_pending(parent, name);
-      serial && (stub ? d.stubs.worth_trying() : d.stubs.worth_waiting())) {
+  if (auto serial = d.names.stub_pending(parent, name); serial && d.stubs.worth_waiting(stub)) {
     d.refresher.note_activity();
     // Whatever the stub fetch gives, answer then (a failure leaves mtime = first_seen).
     return d.stubs.fetch_bounded(
@@ -345,7 +344,7 @@ void Filesystem::lookup(std::uint64_t parent, std::string name, AttrDone done) {
 void Filesystem::getattr(std::uint64_t ino, AttrDone done) {
   auto& d = *impl_;
   const bool stub = kind_of_inode(ino) == NodeKind::stub;
-  if (auto serial = d.names.stub_pending(ino); serial && (stub ? d.stubs.worth_trying() : d.stubs.worth_waiting())) {
+  if (auto serial = d.names.stub_pending(ino); serial && d.stubs.worth_waiting(stub)) {
     d.refresher.note_activity();
     return d.stubs.fetch_bounded(
         *serial, [this, ino, done = std::move(done)](Result<std::string>) { done(getattr(ino)); }, stub);

@@ -235,8 +235,8 @@ void StubFetcher::pump_prefetch() {
   }
 }
 
-void StubFetcher::fetch_bounded(std::uint64_t serial, Done done, bool even_if_unreachable) {
-  if (!(even_if_unreachable ? worth_trying() : worth_waiting())) {
+void StubFetcher::fetch_bounded(std::uint64_t serial, Done done, bool for_stub_file) {
+  if (!worth_waiting(for_stub_file)) {
     return core_.tasks.post([done] { done(Error(Errc::timeout, "the server does not answer now")); });
   }
   auto answered = std::make_shared<std::atomic<bool>>(false);
@@ -256,16 +256,10 @@ void StubFetcher::fetch_bounded(std::uint64_t serial, Done done, bool even_if_un
   });
 }
 
-bool StubFetcher::worth_waiting() {
-  if (!worth_trying()) return false;
-  std::lock_guard lock(mu_);
-  return reachable_;
-}
-
-bool StubFetcher::worth_trying() {
+bool StubFetcher::worth_waiting(bool for_stub_file) {
   if (!core_.options.wait_for_stubs || core_.names.top_unsupported()) return false;
   std::lock_guard lock(mu_);
-  return !stalled_ && !stopped_;
+  return (reachable_ || for_stub_file) && !stalled_ && !stopped_;
 }
 
 void StubFetcher::set_server_reachable(bool reachable) {

@@ -33,13 +33,11 @@ class StubFetcher {
   // For the kernel's lookup and getattr: as fetch(), but gives up after FsOptions::stub_wait
   // (Errc::timeout). After one such wait, and while the server is unreachable, it gives up
   // at once, until a stub arrives again: a stalled server must not stall `ls -l`.
-  // even_if_unreachable: try once more after a failed fetch (not after a stall): a header
-  // stub has no cached attributes to fall back on, only EIO.
-  void fetch_bounded(std::uint64_t serial, Done done, bool even_if_unreachable = false);
-  // Whether a kernel lookup should wait for a stub at all (worth_trying: ignoring that the
-  // last fetch failed).
-  bool worth_waiting();
-  bool worth_trying();
+  // for_stub_file: the lookup is of the stub's own file, which has no cached attributes to
+  // fall back on (only EIO): it tries again after a failed fetch, though not after a stall.
+  void fetch_bounded(std::uint64_t serial, Done done, bool for_stub_file = false);
+  // Whether a kernel lookup should wait for a stub at all.
+  bool worth_waiting(bool for_stub_file = false);
   // Fetches these in the background, in this order, within the window.
   void prefetch(const std::vector<std::uint64_t>& serials);
   void set_server_reachable(bool reachable);

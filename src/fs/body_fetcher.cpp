@@ -311,6 +311,9 @@ void BodyFetcher::arrived(const FetchPtr& fetch) {
   // waits for the store's sync. Until the commit, readers are served from fetch->body.
   auto raw = std::make_shared<const std::string>(std::move(fetch->data));
   auto presented = core_.options.lf ? std::make_shared<const std::string>(to_lf(*raw)) : raw;
+  // The size first: a reader served from fetch->body must stat the exact size afterwards.
+  core_.notify(core_.names.learn_body(fetch->serial, raw->size(),
+                                      core_.options.lf ? std::optional<std::uint64_t>(presented->size()) : std::nullopt));
   std::vector<PendingRead> waiters;
   {
     std::lock_guard lock(mu_);
@@ -321,8 +324,6 @@ void BodyFetcher::arrived(const FetchPtr& fetch) {
       if (lf_bodies_.size() > kLfBodiesKept) lf_bodies_.pop_front();
     }
   }
-  core_.notify(core_.names.learn_body(fetch->serial, raw->size(),
-                                      core_.options.lf ? std::optional<std::uint64_t>(presented->size()) : std::nullopt));
   for (auto& w : waiters) w.done(slice(*presented, w.offset, w.size));
   queue_for_store(raw->size());
   core_.tasks.post_to(core_.store_queue, [this, fetch, raw] { store_whole(fetch, raw); });

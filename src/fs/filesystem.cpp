@@ -54,13 +54,13 @@ struct Filesystem::Impl {
   Refresher refresher;
   PartsView parts;
 
-  // Guards the pointer only: the notifier's methods queue and return.
+  // Guards the pointer, and is held while the notifier runs (inode_changed acts at once), so
+  // nothing reaches a notifier after set_kernel_notifier(nullptr) returned.
   std::mutex notifier_mu;
   KernelNotifier* notifier = nullptr;
   std::mutex lifecycle_mu;
   bool started = false;
   bool stopped = false;
-
   void send(Notes notes) {
     if (notes.empty()) return;
     std::lock_guard lock(notifier_mu);
@@ -433,7 +433,8 @@ Result<OpenInfo> Filesystem::open(std::uint64_t ino, int open_flags) {
   if (d.options.skip_opens_when_exact && !d.options.lf && (d.names.opens_skipped() || d.names.every_size_exact())) {
     // Every visible size is exact, and the namespace keeps it so from now on.
     if (!d.names.opens_skipped()) spdlog::info("every file's size is exact: the kernel now opens files without asking");
-    d.names.skip_opens();
+    // The kernel reads those files by the sizes it holds from now on: none may be a LIST size.
+    d.send(Notes{d.names.skip_opens(), {}});
     info.skip_opens = true;
     return info;
   }
@@ -443,6 +444,9 @@ Result<OpenInfo> Filesystem::open(std::uint64_t ino, int open_flags) {
   // cache: a short first read must end the file there, not leave a zero-filled tail.
   info.direct_io = !exact;
   info.keep_cache = exact;
+  // Exact now, but the kernel may still hold the LIST size it was given (briefly cached): it
+  // drops it before this open is answered, so the page cache is read to the exact size.
+  if (exact && d.names.take_size_learnt(ino)) d.send(Notes{{ino}, {}});
   return info;
 }
 

@@ -301,7 +301,7 @@ Attr Namespace::dir_attr_locked(std::uint64_t ino) const {
 }
 
 Attr Namespace::file_attr(std::uint64_t ino, std::int64_t mtime, std::optional<std::uint64_t> exact_size,
-                          std::uint64_t provisional) const {
+                          std::uint64_t provisional, bool cacheable) const {
   Attr a;
   a.ino = ino;
   a.permissions = 0444;
@@ -310,19 +310,19 @@ Attr Namespace::file_attr(std::uint64_t ino, std::int64_t mtime, std::optional<s
   a.mtime = mtime;
   a.size_exact = exact_size.has_value();
   a.size = exact_size.value_or(provisional);
-  // A provisional size must not be cached by the kernel (doc/SEMANTICS.md, st_size).
-  a.attr_timeout = a.size_exact ? options_.attr_timeout : 0.0;
+  // A provisional size is cached briefly, and only a LIST size (doc/SEMANTICS.md, st_size).
+  a.attr_timeout = a.size_exact ? options_.attr_timeout : cacheable ? options_.provisional_attr_timeout : 0.0;
   a.entry_timeout = options_.entry_timeout;
   return a;
 }
 
 Attr Namespace::message_attr(std::size_t row) const {
   return file_attr(message_inode(current_->serials[row]), states_[row].mtime, presented_body_size(row),
-                   current_->table->size_of(row));
+                   current_->table->size_of(row), !options_.lf);
 }
 
 Attr Namespace::stub_attr(std::size_t row) const {
-  return file_attr(stub_inode(current_->serials[row]), states_[row].mtime, presented_stub_size(row), 0);
+  return file_attr(stub_inode(current_->serials[row]), states_[row].mtime, presented_stub_size(row), 0, false);
 }
 
 // ---- the listing -----------------------------------------------------------------------
@@ -354,6 +354,10 @@ Namespace::Installed Namespace::install(mailbox::Listing table, std::vector<std:
       s = old_states[*before];
       was_visible[row] = (s.flags & (kHeld | kHidden)) == 0;
       s.flags &= static_cast<std::uint16_t>(~(kHidden | kHeld));
+      // The kernel may keep a provisional size a while: a new LIST size replaces it.
+      if (s.exact_size == kUnknown && s.message_lookups > 0 && old->table->size_of(*before) != v->table->size_of(row)) {
+        result.notes.inodes.push_back(message_inode(v->serials[row]));
+      }
     } else {
       InitialState init;
       if (row < initial.size()) {
@@ -402,13 +406,14 @@ Namespace::Installed Namespace::install(mailbox::Listing table, std::vector<std:
       orphans_[message_inode(serial)] =
           Orphan{file_attr(message_inode(serial), s.mtime,
                            s.exact_size == kUnknown ? std::nullopt : std::optional<std::uint64_t>(s.exact_size),
-                           old->table->size_of(before)),
+                           old->table->size_of(before), false),
                  s.message_lookups};
     }
     if (s.stub_lookups > 0) {
       orphans_[stub_inode(serial)] =
           Orphan{file_attr(stub_inode(serial), s.mtime,
-                           s.stub_size == kUnknownStub ? std::nullopt : std::optional<std::uint64_t>(s.stub_size), 0),
+                           s.stub_size == kUnknownStub ? std::nullopt : std::optional<std::uint64_t>(s.stub_size), 0,
+                           false),
                  s.stub_lookups};
     }
     lf_body_sizes_.erase(serial);
@@ -510,7 +515,7 @@ void Namespace::forget(std::uint64_t ino, std::uint64_t count) {
   // The kernel dropped the inode, and its page cache with it.
   if (kind_of_inode(ino) == NodeKind::message) {
     s.message_lookups = saturating_sub(s.message_lookups, count);
-    if (s.message_lookups == 0) s.flags &= static_cast<std::uint16_t>(~kMessagePushed);
+    if (s.message_lookups == 0) s.flags &= static_cast<std::uint16_t>(~(kMessagePushed | kSizeLearnt));
   } else {
     s.stub_lookups = saturating_sub(s.stub_lookups, count);
     if (s.stub_lookups == 0) s.flags &= static_cast<std::uint16_t>(~kStubPushed);
@@ -695,8 +700,10 @@ Notes Namespace::learn_body(std::uint64_t serial, std::uint64_t raw_size, std::o
   states_[*row].exact_size = raw_size;
   if (lf_size) lf_body_sizes_[serial] = *lf_size;
   const auto after = presented_body_size(*row);
-  // Only an inode the kernel holds has attributes to drop (one syscall each otherwise).
+  // Only an inode the kernel holds has attributes to drop (one syscall each otherwise). One
+  // it is making from a reply in flight is out of reach: the next open drops them.
   if (before != after && states_[*row].message_lookups > 0) notes.inodes.push_back(message_inode(serial));
+  if (!before && after && !options_.lf) states_[*row].flags |= kSizeLearnt;
   after_size_change(*row, was_exact, notes);
   return notes;
 }
@@ -931,9 +938,26 @@ bool Namespace::opens_skipped() {
   return opens_skipped_;
 }
 
-void Namespace::skip_opens() {
+std::vector<std::uint64_t> Namespace::skip_opens() {
   std::lock_guard lock(mu_);
+  std::vector<std::uint64_t> refresh;
+  if (opens_skipped_) return refresh;
   opens_skipped_ = true;
+  for (std::size_t row = 0; row < states_.size(); ++row) {
+    if ((states_[row].flags & kSizeLearnt) == 0) continue;
+    states_[row].flags &= static_cast<std::uint16_t>(~kSizeLearnt);
+    refresh.push_back(message_inode(current_->serials[row]));
+  }
+  return refresh;
+}
+
+bool Namespace::take_size_learnt(std::uint64_t ino) {
+  if (kind_of_inode(ino) != NodeKind::message) return false;
+  std::lock_guard lock(mu_);
+  const auto row = row_of_inode(ino);
+  if (!row || (states_[*row].flags & kSizeLearnt) == 0) return false;
+  states_[*row].flags &= static_cast<std::uint16_t>(~kSizeLearnt);
+  return true;
 }
 
 Namespace::Counts Namespace::counts() {

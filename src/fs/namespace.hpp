@@ -160,7 +160,13 @@ class Namespace {
   // ---- opens ----
   bool every_size_exact();
   bool opens_skipped();
-  void skip_opens();  // from now on new mail is held until its sizes are exact
+  // From now on new mail is held until its sizes are exact. Returns the message inodes
+  // whose provisional size the kernel may still hold (see take_size_learnt): the kernel
+  // must drop their attributes before it opens files unasked.
+  std::vector<std::uint64_t> skip_opens();
+  // Whether the kernel may still hold the provisional (LIST) size of this message, whose
+  // exact size was learnt while the kernel held it or was being given it. True once.
+  bool take_size_learnt(std::uint64_t ino);
 
   struct Counts {
     std::size_t visible = 0;
@@ -198,6 +204,7 @@ class Namespace {
     kStubPushed = 32,
     kInCur = 64,       // layout=maildir: in cur/ (else new/)
     kHasInfo = 8192,   // layout=maildir: the name has ":2,FLAGS"
+    kSizeLearnt = 16384,  // exact now; the kernel may still hold the LIST size it was given
   };
   static constexpr unsigned kFlagShift = 7;  // the Maildir flags DFPRST, bits 7..12
 
@@ -222,7 +229,9 @@ class Namespace {
   bool exact(std::size_t row) const;
   std::optional<std::uint64_t> presented_body_size(std::size_t row) const;
   std::optional<std::uint64_t> presented_stub_size(std::size_t row) const;
-  Attr file_attr(std::uint64_t ino, std::int64_t mtime, std::optional<std::uint64_t> exact, std::uint64_t provisional) const;
+  // `cacheable`: a provisional size the kernel may keep for provisional_attr_timeout.
+  Attr file_attr(std::uint64_t ino, std::int64_t mtime, std::optional<std::uint64_t> exact, std::uint64_t provisional,
+                 bool cacheable) const;
   Attr message_attr(std::size_t row) const;
   Attr stub_attr(std::size_t row) const;
   Message message_at(std::size_t row) const;

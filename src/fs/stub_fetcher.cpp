@@ -114,6 +114,13 @@ void StubFetcher::arrived(std::uint64_t serial, Result<std::string> result, bool
     if (auto field = header_field(*result, "Date")) date = parse_mail_date(*field);
     text = std::make_shared<const std::string>(std::move(*result));
   }
+  // The namespace first: whoever finds the text below must find its size and mtime too
+  // (the kernel keeps what a lookup answered for a while).
+  if (text) {
+    const std::optional<std::uint64_t> lf = core_.options.lf ? std::optional<std::uint64_t>(to_lf(*text).size())
+                                                             : std::nullopt;
+    core_.notify(core_.names.learn_stub(serial, text->size(), lf, date));
+  }
   std::vector<Done> waiters;
   bool schedule_store = false;
   bool store_now = false;
@@ -150,9 +157,6 @@ void StubFetcher::arrived(std::uint64_t serial, Result<std::string> result, bool
     }
   }
   if (text) {
-    const std::optional<std::uint64_t> lf = core_.options.lf ? std::optional<std::uint64_t>(to_lf(*text).size())
-                                                             : std::nullopt;
-    core_.notify(core_.names.learn_stub(serial, text->size(), lf, date));
     if (on_arrival_) on_arrival_(serial, *text);
   } else if (result.error().code == Errc::unsupported) {
     core_.notify(core_.names.mark_top_unsupported());

@@ -6,7 +6,10 @@ Notifier::Notifier(fuse_session* se) : se_(se), thread_([this] { run(); }) {}
 
 Notifier::~Notifier() { stop(); }
 
-void Notifier::inode_changed(std::uint64_t ino) { enqueue({Item{Action::attributes, ino, {}}}); }
+// Attributes only (offset -1): the kernel drops them at once and never waits for the daemon,
+// so this is safe on any thread, inside a handler of an operation on the same inode too. The
+// core relies on it being done when this returns (a reader is answered after it).
+void Notifier::inode_changed(std::uint64_t ino) { fuse_lowlevel_notify_inval_inode(se_, ino, -1, 0); }
 
 void Notifier::entry_changed(std::uint64_t parent, std::string name) {
   enqueue({Item{Action::entry, parent, std::move(name)}});
@@ -52,9 +55,6 @@ void Notifier::run() {
 // Errors (ENOENT: the kernel does not know the inode) mean there is nothing to drop or fill.
 void Notifier::perform(const Item& item) {
   switch (item.action) {
-    case Action::attributes:
-      fuse_lowlevel_notify_inval_inode(se_, item.ino, -1, 0);
-      return;
     case Action::entry:
       fuse_lowlevel_notify_inval_entry(se_, item.ino, item.data.c_str(), item.data.size());
       return;

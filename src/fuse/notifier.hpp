@@ -1,7 +1,10 @@
 #pragma once
-// The FUSE side of fs::KernelNotifier: a queue and a thread of its own, because libfuse
-// forbids notifying the kernel about an inode from inside a handler of an operation on it
-// (the kernel may hold that inode's lock while it waits for our reply).
+// The FUSE side of fs::KernelNotifier. Attribute invalidations are sent at once (the kernel
+// takes no lock for them that a handler's caller may hold). Dentry and page invalidations
+// and page-cache stores go through a queue and a thread of its own, because libfuse forbids
+// them from inside a handler of an operation on the same inode or directory (the kernel may
+// hold that inode's lock while it waits for our reply). stop() before the fd closes: the
+// core stops calling inode_changed when its notifier is unset, which comes first.
 
 #define FUSE_USE_VERSION 34
 #include <fuse3/fuse_lowlevel.h>
@@ -35,7 +38,7 @@ class Notifier final : public fs::KernelNotifier {
   void stop();
 
  private:
-  enum class Action { attributes, entry, pages, push };
+  enum class Action { entry, pages, push };
   struct Item {
     Action action;
     std::uint64_t ino;  // the directory for Action::entry

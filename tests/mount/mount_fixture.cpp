@@ -69,17 +69,26 @@ void force_unmount(const std::filesystem::path& mountpoint) {
 
 }  // namespace
 
+net::Account mount_account(const std::string& host, std::uint16_t port, const std::string& user,
+                           const std::string& password, const std::string& ca_file) {
+  net::Account account;
+  account.host = host;
+  account.port = port;
+  account.security = net::Security::implicit_tls;
+  account.user = user;
+  account.password = [password]() -> Result<std::string> { return password; };
+  account.ca_file = ca_file;
+  return account;
+}
+
 Mount::Mount(const Dovecot& dovecot, const std::filesystem::path& cache_dir, const std::filesystem::path& mountpoint,
              fs::FsOptions options)
+    : Mount(mount_account(dovecot.host(), dovecot.pop3s_port(), dovecot.user(), dovecot.password(), dovecot.ca_file()),
+            cache_dir, mountpoint, options) {}
+
+Mount::Mount(net::Account account, const std::filesystem::path& cache_dir, const std::filesystem::path& mountpoint,
+             fs::FsOptions options)
     : mountpoint_(mountpoint) {
-  net::Account account;
-  account.host = dovecot.host();
-  account.port = dovecot.pop3s_port();
-  account.security = net::Security::implicit_tls;
-  account.user = dovecot.user();
-  const std::string password = dovecot.password();
-  account.password = [password]() -> Result<std::string> { return password; };
-  account.ca_file = dovecot.ca_file();
   account.connect_timeout = std::chrono::seconds(3);
   account.response_timeout = std::chrono::seconds(5);
   account.idle_grace = std::chrono::milliseconds(300);

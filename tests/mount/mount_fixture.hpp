@@ -17,6 +17,7 @@
 #include "popfs/util/thread_pool.hpp"
 #include "popfs/fuse/session.hpp"
 #include "popfs/mailbox/maildrop.hpp"
+#include "popfs/net/account.hpp"
 #include "popfs/store/cache.hpp"
 #include "popfs_test/dovecot.hpp"
 #include "popfs_test/independent_client.hpp"
@@ -33,10 +34,16 @@ std::vector<std::string> ls(const std::filesystem::path& dir);  // `ls -1`: name
 // The file names popfs gives these messages, sorted as ls sorts them here.
 std::vector<std::string> sorted_names(const std::vector<IndependentMessage>& messages);
 
+net::Account mount_account(const std::string& host, std::uint16_t port, const std::string& user,
+                           const std::string& password, const std::string& ca_file);
+
 // One mount of one cache directory; several Mounts in a row share the cache (remounts).
 class Mount {
  public:
   Mount(const Dovecot& dovecot, const std::filesystem::path& cache_dir, const std::filesystem::path& mountpoint,
+        fs::FsOptions options);
+  // Any server over implicit TLS (mount_account), e.g. the fake one for what Dovecot never does.
+  Mount(net::Account account, const std::filesystem::path& cache_dir, const std::filesystem::path& mountpoint,
         fs::FsOptions options);
   ~Mount();  // unmount()
   Mount(const Mount&) = delete;

@@ -1,7 +1,7 @@
 #pragma once
-// What the filesystem core tells the kernel when something changed behind its back. The
-// FUSE adapter implements it with a queue and a thread of its own: these calls may come from
-// inside an operation's handler, where notifying the kernel about the same inode deadlocks.
+// What the filesystem core tells the kernel when something changed behind its back. These
+// calls may come from any thread, inside an operation's handler too: the FUSE adapter queues
+// what could deadlock there (dentries, pages) for a thread of its own.
 
 #include <cstdint>
 #include <string>
@@ -12,7 +12,8 @@ namespace popfs::fs {
 class KernelNotifier {
  public:
   virtual ~KernelNotifier() = default;
-  // The attributes (size, mtime) or content of this inode changed: drop cached copies.
+  // The attributes (size, mtime) of this inode changed: the kernel's cached copy is dropped
+  // before this returns, so whoever the core answers next cannot stat the old ones.
   virtual void inode_changed(std::uint64_t ino) = 0;
   // The name appeared or vanished in directory `parent`: drop the cached dentry.
   virtual void entry_changed(std::uint64_t parent, std::string name) = 0;

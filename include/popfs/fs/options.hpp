@@ -72,11 +72,16 @@ struct FsOptions {
   std::uint64_t push_ahead_bytes = 8ULL << 20;
   std::uint64_t push_ahead_file_limit = 256 * 1024;
 
-  // Kernel cache timeouts (seconds) for names and for attributes that are exact. Attributes
-  // that are provisional (LIST size before the first fetch) always get 0.
-  // Every change is also pushed to the kernel (KernelNotifier), so these can be long.
+  // Kernel cache timeouts (seconds) for names and for attributes that are exact. Every
+  // change is also pushed to the kernel (KernelNotifier), so these can be long.
   double entry_timeout = 60.0;
   double attr_timeout = 60.0;
+  // For a message whose st_size is still its LIST size: long enough that `ls -l` stats the
+  // entries a READDIRPLUS page gave without one GETATTR each, short enough that a size the
+  // kernel took just before the exact one was learnt (a reply in flight for an inode it had
+  // not made yet, which no invalidation can reach) lasts no longer. -o lf sizes, and
+  // unfetched stubs, are never cached while provisional (0).
+  double provisional_attr_timeout = 1.0;
 };
 
 }  // namespace popfs::fs

@@ -83,7 +83,9 @@ TEST_F(FsTest, SizeIsListSizeUntilFetchedThenExactAndKernelIsTold) {
   auto before = filesystem->getattr(ino).value();
   EXPECT_EQ(before.size, content.size() + 7);
   EXPECT_FALSE(before.size_exact);
-  EXPECT_EQ(before.attr_timeout, 0.0);  // provisional: the kernel must ask again
+  // Provisional: cached only briefly (the kernel asks again soon).
+  EXPECT_EQ(before.attr_timeout, fs::FsOptions{}.provisional_attr_timeout);
+  EXPECT_LT(before.attr_timeout, fs::FsOptions{}.attr_timeout);
   EXPECT_EQ(read_whole(ino).value(), content);
   auto after = filesystem->getattr(ino).value();
   EXPECT_EQ(after.size, content.size());

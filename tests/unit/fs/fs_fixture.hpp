@@ -27,8 +27,11 @@ namespace popfs::test {
 class RecordingNotifier final : public fs::KernelNotifier {
  public:
   void inode_changed(std::uint64_t ino) override {
-    std::lock_guard lock(mu);
-    inodes.push_back(ino);
+    {
+      std::lock_guard lock(mu);
+      inodes.push_back(ino);
+    }
+    if (on_inode_changed) on_inode_changed(ino);
   }
   void entry_changed(std::uint64_t parent, std::string name) override {
     std::lock_guard lock(mu);
@@ -58,6 +61,7 @@ class RecordingNotifier final : public fs::KernelNotifier {
     return std::find(entries.begin(), entries.end(), std::make_pair(parent, name)) != entries.end();
   }
   std::mutex mu;
+  std::function<void(std::uint64_t)> on_inode_changed;  // runs inside inode_changed (set it first)
   std::vector<std::uint64_t> inodes;
   std::vector<std::pair<std::uint64_t, std::string>> entries;
   std::vector<std::uint64_t> ready;  // content_ready, in order

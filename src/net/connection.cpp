@@ -514,13 +514,13 @@ asio::awaitable<void> Connection::pump() {
       continue;
     }
     // Fill the window: one command, or with PIPELINING as many as the bounds allow. While
-    // answers are still coming, wait until a quarter of the window is free and send that
-    // in one write: one TLS record and one syscall for many commands, not one per answer.
+    // the server still has half a window of commands to answer, let new ones gather and
+    // send them in one write: one TLS record and one syscall for many commands. (A caller
+    // that adds one command per answer would otherwise cost a write per command, and the
+    // server a read and a TLS record per command.)
     std::string batch;
     bool batch_has_quit = false;
-    const std::size_t free_slots = limits_.max_commands_in_flight - std::min(limits_.max_commands_in_flight, in_flight_.size());
-    const bool worth_writing = in_flight_.empty() || !pipelining_ ||
-                               free_slots >= std::min(waiting_.size(), std::max<std::size_t>(1, limits_.max_commands_in_flight / 4));
+    const bool worth_writing = !pipelining_ || in_flight_.size() <= limits_.max_commands_in_flight / 2;
     while (worth_writing && !waiting_.empty()) {
       const bool room = in_flight_.empty() ||
                         (pipelining_ && in_flight_.size() < limits_.max_commands_in_flight &&

@@ -79,28 +79,41 @@ bool Transport::is_open() const noexcept { return stream_->lowest_layer().is_ope
 void Transport::close() noexcept {
   closed_ = true;
   disarm();
+  ++deadline_token_;
+  deadline_.cancel();
   error_code ignored;
   stream_->lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   stream_->lowest_layer().close(ignored);
 }
 
+// A pipeline reads and writes thousands of times a second, each with its deadline: arming
+// sets deadline_at_, and the timer itself moves only when it would fire too late. Firing
+// early (the deadline moved on meanwhile) it is set for the rest.
 void Transport::arm(std::chrono::milliseconds timeout, const char* step) {
-  const auto token = ++deadline_token_;
-  deadline_.expires_after(timeout);
-  deadline_.async_wait([weak = weak_from_this(), token, step](const error_code& ec) {
-    if (ec) return;
+  deadline_at_ = asio::steady_timer::clock_type::now() + timeout;
+  deadline_step_ = step;
+  armed_ = true;
+  if (timer_waiting_ && deadline_.expiry() <= deadline_at_) return;
+  start_deadline_timer();
+}
+
+void Transport::start_deadline_timer() {
+  const auto token = ++deadline_token_;  // a wait this one replaces ignores its completion
+  deadline_.expires_at(deadline_at_);
+  timer_waiting_ = true;
+  deadline_.async_wait([weak = weak_from_this(), token](const error_code& ec) {
     auto self = weak.lock();
     if (!self || self->deadline_token_ != token) return;
-    self->timed_out_step_ = step;
+    self->timer_waiting_ = false;
+    if (ec || !self->armed_) return;
+    if (asio::steady_timer::clock_type::now() < self->deadline_at_) return self->start_deadline_timer();
+    self->timed_out_step_ = self->deadline_step_;
     error_code ignored;
     self->stream_->lowest_layer().close(ignored);  // fails the pending operation
   });
 }
 
-void Transport::disarm() noexcept {
-  ++deadline_token_;
-  deadline_.cancel();
-}
+void Transport::disarm() noexcept { armed_ = false; }
 
 Error Transport::io_error(const error_code& ec, const char* step) const {
   if (closed_ && timed_out_step_ == nullptr)

@@ -50,6 +50,7 @@ class Transport : public std::enable_shared_from_this<Transport> {
 
   void arm(std::chrono::milliseconds timeout, const char* step);
   void disarm() noexcept;
+  void start_deadline_timer();
   Error io_error(const boost::system::error_code& ec, const char* step) const;
   Error tls_error(const boost::system::error_code& ec) const;
   std::string where() const;
@@ -59,6 +60,10 @@ class Transport : public std::enable_shared_from_this<Transport> {
   asio::ssl::context tls_context_;
   std::unique_ptr<TlsStream> stream_;
   asio::steady_timer deadline_;
+  asio::steady_timer::time_point deadline_at_{};  // of the step armed now
+  const char* deadline_step_ = nullptr;
+  bool armed_ = false;
+  bool timer_waiting_ = false;  // deadline_ has a wait pending
   std::uint64_t deadline_token_ = 0;
   const char* timed_out_step_ = nullptr;  // set when the deadline closed the socket
   bool tls_active_ = false;

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <future>
+#include <limits>
 
 #include "body_fetcher.hpp"
 #include "deletion_queue.hpp"
@@ -61,6 +62,16 @@ struct Filesystem::Impl {
   std::mutex lifecycle_mu;
   bool started = false;
   bool stopped = false;
+  // When a kernel lookup or getattr last waited for a header stub (the clock's ticks): a
+  // program is statting what it lists, so directory pages wait for their stubs too.
+  std::atomic<Clock::duration::rep> last_stat_wait{std::numeric_limits<Clock::duration::rep>::min()};
+
+  void note_stat_wait() { last_stat_wait.store(core.tasks.clock().now().time_since_epoch().count()); }
+  bool statting_now() {
+    const auto since = core.tasks.clock().now().time_since_epoch().count() - last_stat_wait.load();
+    return since >= 0 && Clock::duration(since) < std::chrono::seconds(1);
+  }
+
   void send(Notes notes) {
     if (notes.empty()) return;
     std::lock_guard lock(notifier_mu);
@@ -330,6 +341,7 @@ void Filesystem::lookup(std::uint64_t parent, std::string name, AttrDone done) {
   const bool stub = parent == kHeadersInode;
   if (auto serial = d.names.stub_pending(parent, name); serial && d.stubs.worth_waiting(stub)) {
     d.refresher.note_activity();
+    d.note_stat_wait();
     // Whatever the stub fetch gives, answer then (a failure leaves mtime = first_seen).
     return d.stubs.fetch_bounded(
         *serial,
@@ -346,6 +358,7 @@ void Filesystem::getattr(std::uint64_t ino, AttrDone done) {
   const bool stub = kind_of_inode(ino) == NodeKind::stub;
   if (auto serial = d.names.stub_pending(ino); serial && d.stubs.worth_waiting(stub)) {
     d.refresher.note_activity();
+    d.note_stat_wait();
     return d.stubs.fetch_bounded(
         *serial, [this, ino, done = std::move(done)](Result<std::string>) { done(getattr(ino)); }, stub);
   }
@@ -412,6 +425,23 @@ std::vector<DirItem> Filesystem::read_directory(const DirSnapshot& snapshot, std
     out.push_back(std::move(item));
   }
   return out;
+}
+
+void Filesystem::read_directory_plus(std::shared_ptr<const DirSnapshot> snapshot, std::uint64_t offset,
+                                     std::size_t max, DirDone done) {
+  auto& d = *impl_;
+  auto items = read_directory(*snapshot, offset, max);
+  std::vector<std::uint64_t> pending;
+  if (!snapshot->parts && d.statting_now()) {
+    for (const auto& item : items) {
+      if (!item.attr || !item.attr->awaiting_stub) continue;
+      if (auto serial = d.names.stub_pending(item.entry.ino)) pending.push_back(*serial);
+    }
+  }
+  if (pending.empty()) return done(std::move(items));
+  d.stubs.fetch_all_bounded(pending, [this, snapshot = std::move(snapshot), offset, max, done = std::move(done)] {
+    done(read_directory(*snapshot, offset, max));
+  });
 }
 
 // ---- files -----------------------------------------------------------------------------

@@ -245,18 +245,40 @@ void StubFetcher::fetch_bounded(std::uint64_t serial, Done done, bool for_stub_f
   }
   auto answered = std::make_shared<std::atomic<bool>>(false);
   auto timer = std::make_shared<std::atomic<Executor::TimerId>>(0);
-  timer->store(core_.tasks.post_after(core_.options.stub_wait, [this, answered, done] {
+  timer->store(start_stall_timer(answered, [done] { done(Error(Errc::timeout, "the server did not send the header in time")); }));
+  fetch(serial, [this, answered, timer, done](Result<std::string> stub) {
+    if (answered->exchange(true)) return;
+    core_.tasks.cancel(timer->load());
+    done(std::move(stub));
+  });
+}
+
+void StubFetcher::fetch_all_bounded(const std::vector<std::uint64_t>& serials, std::function<void()> done) {
+  if (serials.empty() || !worth_waiting()) return core_.tasks.post(std::move(done));
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  auto timer = std::make_shared<std::atomic<Executor::TimerId>>(0);
+  auto left = std::make_shared<std::atomic<std::size_t>>(serials.size());
+  timer->store(start_stall_timer(answered, done));
+  for (const auto serial : serials) {
+    fetch(serial, [this, answered, timer, left, done](const Result<std::string>&) {
+      if (--*left != 0 || answered->exchange(true)) return;
+      core_.tasks.cancel(timer->load());
+      done();
+    });
+  }
+}
+
+// After stub_wait: unless answered meanwhile, the server counts as stalled and `expired` runs.
+Executor::TimerId StubFetcher::start_stall_timer(std::shared_ptr<std::atomic<bool>> answered,
+                                                 std::function<void()> expired) {
+  return core_.tasks.post_after(core_.options.stub_wait, [this, answered = std::move(answered),
+                                                          expired = std::move(expired)] {
     if (answered->exchange(true)) return;
     {
       std::lock_guard lock(mu_);
       stalled_ = true;
     }
-    done(Error(Errc::timeout, "the server did not send the header in time"));
-  }));
-  fetch(serial, [this, answered, timer, done](Result<std::string> stub) {
-    if (answered->exchange(true)) return;
-    core_.tasks.cancel(timer->load());
-    done(std::move(stub));
+    expired();
   });
 }
 

@@ -8,6 +8,7 @@
 // is taken in on the maildrop's thread (memory and queues only); callers hear back on the
 // executor, through the core's TaskScope; cache writes run on the store queue.
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -36,6 +37,10 @@ class StubFetcher {
   // for_stub_file: the lookup is of the stub's own file, which has no cached attributes to
   // fall back on (only EIO): it tries again after a failed fetch, though not after a stall.
   void fetch_bounded(std::uint64_t serial, Done done, bool for_stub_file = false);
+  // For a directory page: fetches these, and runs `done` once every one has arrived or
+  // failed, or once FsOptions::stub_wait has passed (then, as above, later waits give up
+  // at once until a stub arrives). One timer for all.
+  void fetch_all_bounded(const std::vector<std::uint64_t>& serials, std::function<void()> done);
   // Whether a kernel lookup should wait for a stub at all.
   bool worth_waiting(bool for_stub_file = false);
   // Fetches these in the background, in this order, within the window.
@@ -64,6 +69,7 @@ class StubFetcher {
   void arrived(std::uint64_t serial, Result<std::string> result, bool on_executor);
   void read_cached(std::uint64_t serial, MessageId id, Done done);
   void pump_prefetch();
+  Executor::TimerId start_stall_timer(std::shared_ptr<std::atomic<bool>> answered, std::function<void()> expired);
   void store_batch();
   bool room() const;  // mu_ held
 

@@ -167,12 +167,8 @@ void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   fuse_reply_err(req, 0);
 }
 
-void read_directory(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi, bool plus) {
-  const Snapshot& snapshot = *reinterpret_cast<Snapshot*>(fi->fh);
-  fs::Filesystem& filesystem = core(req);
-  // As many entries as can fit (an entry takes at least 24 bytes, 48 with attributes).
-  const std::size_t most = size / (plus ? 48 : 24) + 1;
-  const auto items = filesystem.read_directory(*snapshot, static_cast<std::uint64_t>(offset), most);
+void reply_directory(fuse_req_t req, fs::Filesystem& filesystem, size_t size, const std::vector<fs::DirItem>& items,
+                     bool plus) {
   std::vector<char> buffer(size);
   size_t used = 0;
   for (const fs::DirItem& item : items) {
@@ -206,12 +202,27 @@ void read_directory(fuse_req_t req, size_t size, off_t offset, fuse_file_info* f
   fuse_reply_buf(req, buffer.data(), used);
 }
 
+// As many entries as can fit: an entry takes at least 24 bytes, 48 with attributes.
+std::size_t entries_that_fit(size_t size, bool plus) { return size / (plus ? 48 : 24) + 1; }
+
 void op_readdir(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
-  read_directory(req, size, offset, fi, false);
+  const Snapshot& snapshot = *reinterpret_cast<Snapshot*>(fi->fh);
+  fs::Filesystem& filesystem = core(req);
+  const auto items =
+      filesystem.read_directory(*snapshot, static_cast<std::uint64_t>(offset), entries_that_fit(size, false));
+  reply_directory(req, filesystem, size, items, false);
 }
 
 void op_readdirplus(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
-  read_directory(req, size, offset, fi, true);
+  // The page may wait for header stubs: the callback keeps the snapshot until it replies.
+  Snapshot snapshot = *reinterpret_cast<Snapshot*>(fi->fh);
+  fs::Filesystem& filesystem = core(req);
+  filesystem.read_directory_plus(
+      std::move(snapshot), static_cast<std::uint64_t>(offset), entries_that_fit(size, true),
+      [req, size, &filesystem, t = context(req).ticket()](std::vector<fs::DirItem> items) {
+        const auto fd_held = t->hold_fd();
+        reply_directory(req, filesystem, size, items, true);
+      });
 }
 
 // ---- files ----

@@ -145,6 +145,13 @@ class Filesystem {
   // first fetch a header stub have Attr::awaiting_stub set: readdirplus leaves them to a
   // lookup.
   std::vector<DirItem> read_directory(const DirSnapshot& snapshot, std::uint64_t offset, std::size_t max);
+  // The same for readdirplus. While kernel lookups wait for header stubs (a program stats
+  // what it lists: ls -l), the page's entries first wait for theirs too (at most
+  // FsOptions::stub_wait for all), so the page carries their attributes and no lookup per
+  // entry follows. A plain `ls` (no stats) never waits. `done` may run inline or later.
+  using DirDone = std::function<void(std::vector<DirItem>)>;
+  void read_directory_plus(std::shared_ptr<const DirSnapshot> snapshot, std::uint64_t offset, std::size_t max,
+                           DirDone done);
   // open_flags: the open(2) flags; anything but read-only fails with EROFS.
   Result<OpenInfo> open(std::uint64_t ino, int open_flags);
   // The whole content of a file whose size is exact, when its bytes are local (a cached

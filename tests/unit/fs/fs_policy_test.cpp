@@ -242,3 +242,49 @@ TEST_F(FsTest, ASlowDiskSlowsTheDownloadInsteadOfFillingMemory) {
 
 }  // namespace
 }  // namespace popfs::test
+
+namespace popfs::test {
+namespace {
+
+// readdirplus (Filesystem::read_directory_plus): a plain `ls` after the mount never waits for
+// header stubs; once kernel lookups wait for stubs (ls -l statting what it lists), a page
+// waits for its entries' stubs and carries their attributes, sparing a lookup per entry.
+TEST_F(FsTest, DirectoryPagesWaitForTheirStubsOnlyWhileLookupsDo) {
+  const std::string date = "Mon, 2 Jan 2006 15:04:05 -0700";
+  for (const std::string uidl : {"a", "b", "c", "d"}) maildrop.add(uidl, make_message(uidl, date, 3));
+  fs::FsOptions o;
+  o.prefetch_stubs = false;
+  start_fs(o);
+  std::optional<Result<std::shared_ptr<const fs::DirSnapshot>>> snapshot;
+  filesystem->open_directory(fs::kRootInode, [&](auto r) { snapshot.emplace(std::move(r)); });
+  ASSERT_TRUE(settle_until([&] { return snapshot.has_value(); }));
+  ASSERT_TRUE(snapshot->ok());
+  auto page = [&](std::uint64_t offset, std::size_t max) {
+    std::optional<std::vector<fs::DirItem>> items;
+    filesystem->read_directory_plus(**snapshot, offset, max, [&](std::vector<fs::DirItem> got) { items = std::move(got); });
+    EXPECT_TRUE(settle_until([&] { return items.has_value(); }));
+    return items.value_or(std::vector<fs::DirItem>{});
+  };
+  auto awaiting = [](const std::vector<fs::DirItem>& items) {
+    std::size_t n = 0;
+    for (const auto& item : items) n += item.attr && item.attr->awaiting_stub ? 1 : 0;
+    return n;
+  };
+  // `ls`: the whole directory at once, no header fetched.
+  EXPECT_EQ(awaiting(page(0, 100)), 4u);
+  EXPECT_EQ(maildrop.top_calls(), 0);
+  // `ls -l`: the kernel looks up what the page left without attributes; the lookup waits.
+  auto a = attr_of([&](auto done) { filesystem->lookup(fs::kRootInode, "a.eml", done); });
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(maildrop.top_calls(), 1);
+  // The next page waits for the stubs of its entries (b, c, d), then gives them all.
+  const auto rest = page(0, 100);
+  EXPECT_EQ(awaiting(rest), 0u);
+  EXPECT_EQ(maildrop.top_calls(), 4);
+  for (const auto& item : rest) {
+    if (item.attr && !item.entry.is_dir) EXPECT_EQ(item.attr->mtime, 1136239445) << item.entry.name;  // Date:
+  }
+}
+
+}  // namespace
+}  // namespace popfs::test

@@ -67,6 +67,8 @@ Result<void> start_and_first_contact(AccountStack& stack, const net::Account& ac
     auto listing = stack.cache->listing();
     if (!listing || listing->empty()) return result;
   }
+  // A failed listing has installed the cached one already; a listing still under way has not.
+  if (auto installed = stack.filesystem->use_cached_listing(); !installed) return installed;
   spdlog::warn("{}; serving the cached listing until the server can be reached", error.message);
   return {};
 }

@@ -239,12 +239,13 @@ Result<void> Filesystem::start() {
     d.started = true;
   }
   if (auto r = d.deletions.load(); !r) return r;
-  if (auto r = d.refresher.load_cached(); !r) return r;
   d.deletions.start();
   d.refresher.start_polling();
   d.refresher.refresh({});
   return {};
 }
+
+Result<void> Filesystem::use_cached_listing() { return impl_->refresher.use_cached(); }
 
 void Filesystem::refresh(std::function<void(Result<void>)> done, bool try_login_now) {
   impl_->refresher.refresh(std::move(done), mailbox::ListOptions{try_login_now});

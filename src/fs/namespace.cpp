@@ -789,6 +789,11 @@ void Namespace::note_dir_mtime_ns(std::int64_t mtime_ns) {
   dir_mtime_ns_ = std::max(dir_mtime_ns_, mtime_ns);
 }
 
+void Namespace::note_change(std::int64_t now) {
+  std::lock_guard lock(mu_);
+  note_change_locked(now);
+}
+
 void Namespace::note_change_locked(std::int64_t now) {
   dir_mtime_ns_ = std::max(now * 1'000'000'000, dir_mtime_ns_ + 1);
 }

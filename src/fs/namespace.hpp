@@ -25,6 +25,7 @@
 #include "popfs/fs/inodes.hpp"
 #include "popfs/fs/options.hpp"
 #include "popfs/mailbox/maildrop.hpp"
+#include "popfs/store/cache.hpp"
 #include "popfs/util/result.hpp"
 
 namespace popfs::fs {
@@ -42,15 +43,7 @@ struct Message {
 };
 
 // What the cache (or defaults, for new mail) says of a message when it is first installed.
-struct InitialState {
-  std::optional<std::uint64_t> exact_size;
-  std::optional<std::uint64_t> stub_size;
-  std::int64_t mtime = 0;
-  std::int64_t first_seen = 0;
-  bool has_stub = false;
-  bool has_body = false;
-  std::uint8_t mail_flags = 0;  // layout=maildir: store::MessageRecord::mail_flags
-};
+using InitialState = store::RecordState;
 
 struct DirSnapshot;
 
@@ -179,6 +172,7 @@ class Namespace {
   // flags (kept in the cache by the caller, so it is stable across remounts).
   std::int64_t dir_mtime_ns();
   void note_dir_mtime_ns(std::int64_t mtime_ns);
+  void note_change(std::int64_t now);  // the listing changed at `now` (seconds)
 
  private:
   struct State {  // 32 bytes

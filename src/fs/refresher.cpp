@@ -18,7 +18,9 @@ std::function<bool(const MessageId&)> hidden_by(std::set<MessageId> ids) {
 
 }  // namespace
 
-Result<void> Refresher::load_cached() {
+Result<void> Refresher::use_cached() {
+  std::lock_guard lock(install_mu_);
+  if (installed_.load()) return {};
   auto table = std::make_shared<MessageTable>();
   std::vector<std::uint64_t> serials;
   std::vector<InitialState> initial;
@@ -27,7 +29,7 @@ Result<void> Refresher::load_cached() {
     const auto row = table->append(r.id.uidl, static_cast<std::uint32_t>(table->size() + 1), r.list_size);
     if (table->occurrence(row) != r.id.occurrence) consistent = false;
     serials.push_back(r.serial);
-    initial.push_back(InitialState{r.exact_size, r.stub_size, r.mtime, r.first_seen, r.has_stub, r.has_body, r.mail_flags});
+    initial.push_back(store::state_of(r));
   });
   if (!scanned) return scanned.error();
   table->shrink_to_fit();
@@ -40,11 +42,16 @@ Result<void> Refresher::load_cached() {
   }
   const auto installed = core_.names.install(std::move(table), std::move(serials), initial,
                                              hidden_by(deletions_.hidden_ids()), core_.tasks.clock().wall_seconds());
+  restore_dir_mtime();
+  installed_.store(true);
+  core_.notify(installed.notes);
+  return {};
+}
+
+void Refresher::restore_dir_mtime() {
   if (auto kept = core_.cache.meta(kDirMtimeKey); kept && kept.value()) {
     core_.names.note_dir_mtime_ns(std::strtoll(kept.value()->c_str(), nullptr, 10));
   }
-  core_.notify(installed.notes);
-  return {};
 }
 
 void Refresher::refresh(std::function<void(Result<void>)> done, mailbox::ListOptions options) {
@@ -77,27 +84,54 @@ void Refresher::fail(const Error& e) {
   }
   stubs_.set_server_reachable(false);
   spdlog::warn("listing the mailbox failed, serving the cached listing: {}", e.describe());
+  // Nothing listed yet this mount: the cached listing, before anyone hears of the failure.
+  if (auto loaded = use_cached(); !loaded) spdlog::warn("the cached listing cannot be read: {}", loaded.error().describe());
   for (auto& w : waiters) w(e);
+}
+
+// The listing into the cache (one sorted merge) and into the namespace. The first listing
+// of a mount is installed straight from the merge, which reads every cached record anyway:
+// the cached listing itself is loaded only when the server cannot be listed (fail).
+Result<Namespace::Installed> Refresher::merge_and_install(const mailbox::Listing& table, std::int64_t now) {
+  std::lock_guard install_lock(install_mu_);
+  const bool first = !installed_.load();
+  // A wholesale UIDL change (the server rebuilt its index) is a reset, not N new messages
+  // and N deletions: start the cache over, keeping what is needed to delete again.
+  bool renamed_all = false;
+  if (!table->empty() && first) {
+    auto none = core_.cache.holds_none_of(*table);
+    if (!none) return none.error();
+    renamed_all = *none;
+  } else if (!table->empty()) {
+    renamed_all = core_.names.counts().visible + core_.names.counts().held > 0 && !core_.names.knows_any(*table);
+  }
+  if (renamed_all) {
+    spdlog::warn("every UIDL on the server changed ({} messages now): resetting the cache", table->size());
+    deletions_.carry_over_reset();
+    if (auto r = core_.cache.reset(); !r) return r.error();
+    deletions_.forget_all();
+  }
+  auto update =
+      core_.cache.apply_listing(*table, now, first ? store::ListingStates::wanted : store::ListingStates::not_wanted);
+  if (!update) return update.error();
+  auto installed =
+      core_.names.install(table, std::move(update->serials), update->states, hidden_by(deletions_.hidden_ids()), now);
+  if (first) {
+    // The directories' mtime as the last mount left it, moved on if mail came or went since.
+    restore_dir_mtime();
+    if (update->added > 0 || !update->removed_serials.empty()) core_.names.note_change(now);
+    installed_.store(true);
+  }
+  return installed;
 }
 
 void Refresher::listed(Result<mailbox::Listing> listing) {
   if (!listing) return fail(listing.error());
   const mailbox::Listing table = std::move(*listing);
   const std::int64_t now = core_.tasks.clock().wall_seconds();
-
-  // A wholesale UIDL change (the server rebuilt its index) is a reset, not N new messages
-  // and N deletions: start the cache over, keeping what is needed to delete again.
-  if (!table->empty() && core_.names.counts().visible + core_.names.counts().held > 0 &&
-      !core_.names.knows_any(*table)) {
-    spdlog::warn("every UIDL on the server changed ({} messages now): resetting the cache", table->size());
-    deletions_.carry_over_reset();
-    if (auto r = core_.cache.reset(); !r) return fail(r.error());
-    deletions_.forget_all();
-  }
-  auto update = core_.cache.apply_listing(*table, now);
-  if (!update) return fail(update.error());
-  const auto installed =
-      core_.names.install(table, std::move(update->serials), {}, hidden_by(deletions_.hidden_ids()), now);
+  auto merged = merge_and_install(table, now);
+  if (!merged) return fail(merged.error());
+  const Namespace::Installed& installed = *merged;
   std::vector<std::function<void(Result<void>)>> waiters;
   {
     std::lock_guard lock(mu_);

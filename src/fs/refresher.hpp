@@ -1,6 +1,6 @@
 #pragma once
-// Listings: the cached one at start (so the mount works offline at once), the server's on
-// start, on `popfs refresh` and every FsOptions::poll while the mount is in use. A new
+// Listings: the server's on start, on `popfs refresh` and every FsOptions::poll while the
+// mount is in use; the cached one when the server cannot be listed at the start (offline). A new
 // listing is merged into the cache (only what changed is written) and installed in the
 // namespace; a wholesale UIDL change is a reset, not a million new messages and deletions.
 //
@@ -27,8 +27,9 @@ class Refresher {
   Refresher(CoreContext& core, DeletionQueue& deletions, StubFetcher& stubs, BodyFetcher& bodies)
       : core_(core), deletions_(deletions), stubs_(stubs), bodies_(bodies) {}
 
-  // The cached listing into the namespace.
-  Result<void> load_cached();
+  // The cached listing into the namespace, unless a listing is there already (the server
+  // cannot be listed at the start, or has not answered yet).
+  Result<void> use_cached();
   // Lists the server now (joins a listing in flight); done (may be empty) when applied.
   void refresh(std::function<void(Result<void>)> done, mailbox::ListOptions options = {});
   void start_polling();
@@ -48,14 +49,20 @@ class Refresher {
 
  private:
   void listed(Result<mailbox::Listing> listing);
+  Result<Namespace::Installed> merge_and_install(const mailbox::Listing& table, std::int64_t now);
   void poll();
   void fail(const Error& error);
+  void restore_dir_mtime();  // the directories' mtime as the cache kept it
 
   CoreContext& core_;
   DeletionQueue& deletions_;
   StubFetcher& stubs_;
   BodyFetcher& bodies_;
   std::atomic<bool> activity_{false};
+  // The namespace holds a listing (cached or the server's); install_mu_ orders the first
+  // install (use_cached may come from another thread than the listing).
+  std::mutex install_mu_;
+  std::atomic<bool> installed_{false};
   std::mutex mu_;
   bool in_flight_ = false;
   bool stopped_ = false;

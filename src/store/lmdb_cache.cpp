@@ -246,7 +246,22 @@ Result<void> LmdbCache::scan_listing(const std::function<void(const MessageRecor
   });
 }
 
-Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::int64_t now) {
+Result<bool> LmdbCache::holds_none_of(const MessageTable& listed) {
+  return guarded([&] {
+    return read([&](const lmdb::Txn& txn) {
+      if (!lmdb::Cursor(txn, tables_.messages).first()) return false;
+      std::string key;
+      for (std::size_t row = 0; row < listed.size(); ++row) {
+        if (listed.uidl(row).empty() || listed.uidl(row).size() > codec::kMaxUidlBytes) continue;
+        key = codec::message_key(listed.id(row));
+        if (tables_.messages.get(txn, key)) return false;
+      }
+      return true;
+    });
+  });
+}
+
+Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::int64_t now, ListingStates states) {
   return guarded([&] {
     for (std::size_t row = 0; row < listed.size(); ++row) {  // what message_key() would refuse
       if (listed.uidl(row).empty() || listed.uidl(row).size() > codec::kMaxUidlBytes) {
@@ -261,6 +276,8 @@ Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::
                                          listed.occurrence(b)) < 0;
     });
     std::vector<std::uint64_t> serials(listed.size(), 0);
+    std::vector<RecordState> row_states;
+    if (states == ListingStates::wanted) row_states.assign(listed.size(), RecordState{{}, {}, now, now, false, false, 0});
     // Writes the records of new rows [at, end) of `rows` with fresh serials, in server order.
     auto insert_fresh = [&](const lmdb::Txn& txn, const std::vector<std::uint32_t>& rows, std::size_t at,
                             std::size_t end) {
@@ -315,6 +332,7 @@ Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::
             const std::uint32_t row = by_key[next++];
             codec::decode_record_into(entry->value, record);
             serials[row] = record.serial;
+            if (!row_states.empty()) row_states[row] = state_of(record);
             if (record.list_size != listed.size_of(row)) {
               record.list_size = listed.size_of(row);
               resized.emplace_back(std::string(entry->key), record);
@@ -351,6 +369,7 @@ Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::
       }
     }
     update.serials = std::move(serials);
+    update.states = std::move(row_states);
     if (!std::is_sorted(update.serials.begin(), update.serials.end())) {
       std::string order;
       order.reserve(update.serials.size() * 8);

@@ -57,7 +57,9 @@ class LmdbCache final : public Cache {
   ~LmdbCache() override;
 
   Result<void> scan_listing(const std::function<void(const MessageRecord&)>& visit) override;
-  Result<ListingUpdate> apply_listing(const MessageTable& listed, std::int64_t now) override;
+  using Cache::apply_listing;
+  Result<ListingUpdate> apply_listing(const MessageTable& listed, std::int64_t now, ListingStates states) override;
+  Result<bool> holds_none_of(const MessageTable& listed) override;
   Result<void> reset() override;
   Result<std::optional<MessageRecord>> record(const MessageId& id) override;
   Result<std::optional<std::string>> stub(const MessageId& id) override;

@@ -98,10 +98,14 @@ class Filesystem {
   Filesystem(const Filesystem&) = delete;
   Filesystem& operator=(const Filesystem&) = delete;
 
-  // Loads the cached listing (so the mount works offline at once), then in the background:
-  // refreshes from the server, commits pending deletions of earlier runs, fetches stubs,
-  // and starts the poller.
+  // In the background: lists the server (the first listing is merged with the cache and
+  // installed in one pass; if the server cannot be listed, the cached listing is installed
+  // before `refresh`'s callers hear of it), commits pending deletions of earlier runs,
+  // fetches stubs, and starts the poller.
   Result<void> start();
+  // The cached listing, unless a listing is installed already: for a mount that goes on
+  // before the server's first listing came (or failed).
+  Result<void> use_cached_listing();
   // Lists the server now; `done` (optional) runs once the new listing is applied or failed.
   // try_login_now: even during the backoff after a refused login (popfs refresh --now).
   void refresh(std::function<void(Result<void>)> done = {}, bool try_login_now = false);

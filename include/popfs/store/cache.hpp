@@ -45,12 +45,29 @@ struct MessageRecord {
 inline constexpr std::uint8_t kMailFlagInCur = 0x40;
 inline constexpr std::uint8_t kMailFlagHasInfo = 0x80;
 
+// What the cache keeps of a message besides its id, serial and LIST size (a MessageRecord
+// without them): for a mount that starts from the server's listing.
+struct RecordState {
+  std::optional<std::uint64_t> exact_size;
+  std::optional<std::uint64_t> stub_size;
+  std::int64_t mtime = 0;
+  std::int64_t first_seen = 0;
+  bool has_stub = false;
+  bool has_body = false;
+  std::uint8_t mail_flags = 0;
+};
+inline RecordState state_of(const MessageRecord& r) {
+  return RecordState{r.exact_size, r.stub_size, r.mtime, r.first_seen, r.has_stub, r.has_body, r.mail_flags};
+}
+
 // What apply_listing changed.
 struct ListingUpdate {
   std::vector<std::uint64_t> serials;         // the serial of every row of the listing, in row order
   std::vector<std::uint64_t> removed_serials;  // messages that left the listing (purged)
   std::size_t added = 0;                       // rows that were new to the cache
+  std::vector<RecordState> states;            // per row, when asked for (ListingStates::wanted)
 };
+enum class ListingStates { not_wanted, wanted };
 
 // One header stub to store (put_stubs).
 struct StubWrite {
@@ -114,7 +131,15 @@ class Cache {
   // ids no longer present are purged with their stub and body (but not their pending
   // deletion, which is removed only by remove_pending_deletions); a changed LIST size is
   // updated. Records of ids still present keep everything else.
-  virtual Result<ListingUpdate> apply_listing(const MessageTable& listed, std::int64_t now) = 0;
+  // With ListingStates::wanted the update carries every row's RecordState, read in the
+  // same pass: a mount need not scan the cached listing before the server's arrives.
+  virtual Result<ListingUpdate> apply_listing(const MessageTable& listed, std::int64_t now, ListingStates states) = 0;
+  Result<ListingUpdate> apply_listing(const MessageTable& listed, std::int64_t now) {
+    return apply_listing(listed, now, ListingStates::not_wanted);
+  }
+  // True when the cache lists messages and none of them is in `listed` (the server renamed
+  // everything: a UIDL reset). Stops at the first message found.
+  virtual Result<bool> holds_none_of(const MessageTable& listed) = 0;
 
   // Forgets every message, stub, body and pending deletion (a UIDL reset, or cache clear);
   // serials keep counting up so none is reused.

@@ -449,6 +449,7 @@ TEST_F(FsTest, LfSizeOfABodyCachedByAnEarlierRunIsExact) {
   maildrop.set_offline(true);  // the size must come from the cache, not the server
   make_fs(o);
   ASSERT_TRUE(filesystem->start().ok());
+  settle();  // the listing fails: the cached one is served
   auto attr = filesystem->getattr(ino_of("a.eml")).value();
   EXPECT_EQ(attr.size, 20u);
   EXPECT_TRUE(attr.size_exact);

@@ -82,7 +82,6 @@ FsTest::PendingRead FsTest::start_read(std::uint64_t ino, std::uint64_t offset, 
   return pending;
 }
 
-namespace {
 std::vector<std::string> names_in(fs::Filesystem& f, std::uint64_t dir) {
   std::vector<std::string> out;
   auto entries = f.read_directory(dir);
@@ -93,7 +92,6 @@ std::vector<std::string> names_in(fs::Filesystem& f, std::uint64_t dir) {
   }
   return out;
 }
-}  // namespace
 
 std::vector<std::string> FsTest::root_names() { return names_in(*filesystem, fs::kRootInode); }
 std::vector<std::string> FsTest::header_names() { return names_in(*filesystem, fs::kHeadersInode); }

@@ -68,6 +68,9 @@ class RecordingNotifier final : public fs::KernelNotifier {
   std::map<std::uint64_t, std::string> contents;
 };
 
+// The names in a directory of `f`, without ".", ".." and ".headers".
+std::vector<std::string> names_in(fs::Filesystem& f, std::uint64_t dir);
+
 // A mail message with CRLF line endings.
 std::string make_message(const std::string& subject, const std::string& date, std::size_t body_lines,
                          const std::string& extra_headers = "");

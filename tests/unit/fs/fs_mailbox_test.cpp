@@ -193,6 +193,26 @@ TEST_F(FsTest, WholesaleUidlChangeIsAResetNotThousandsOfDiffs) {
   EXPECT_EQ(root_names().size(), 20u);
 }
 
+// The same reset, when the server renamed everything while nothing was mounted: the first
+// listing of the next mount is checked against the cache (the namespace is still empty).
+TEST_F(FsTest, AUidlResetWhileUnmountedIsRecognisedByTheNextMount) {
+  for (int i = 0; i < 10; ++i) maildrop.add("old" + std::to_string(i), "x\r\n");
+  start_fs(quick_deletions());
+  // A deletion that cannot be committed: a diff would keep it queued, a reset forgets it.
+  maildrop.fail_next_commits(1000);
+  ASSERT_TRUE(filesystem->unlink(fs::kRootInode, "old5.eml", 0).ok());
+  filesystem->shutdown();
+  filesystem.reset();
+  reopen_cache();
+  std::vector<FakeMaildrop::Message> renumbered;
+  for (int i = 0; i < 10; ++i) renumbered.push_back({"new" + std::to_string(i), "x\r\n", std::nullopt});
+  maildrop.replace_all(renumbered);
+  start_fs(quick_deletions());
+  EXPECT_EQ(root_names().front(), "new0.eml");
+  EXPECT_TRUE(cache().pending_deletions().value().empty()) << "the cache was diffed, not started over";
+  EXPECT_EQ(cache().stats().value().messages, 10u);
+}
+
 TEST_F(FsTest, OfflineServesTheCachedListingAndBodiesAndQueuesUnlinks) {
   maildrop.add("a", "cached body\r\n");
   maildrop.add("b", "never fetched\r\n");

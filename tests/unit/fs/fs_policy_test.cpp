@@ -164,12 +164,16 @@ class GatedCache final : public store::Cache {
     cv_.wait(lock, [&] { return open_; });
   }
 
+  std::atomic<int> scans{0};
   Result<void> scan_listing(const std::function<void(const store::MessageRecord&)>& visit) override {
+    ++scans;
     return inner_.scan_listing(visit);
   }
-  Result<store::ListingUpdate> apply_listing(const MessageTable& listed, std::int64_t now) override {
-    return inner_.apply_listing(listed, now);
+  Result<store::ListingUpdate> apply_listing(const MessageTable& listed, std::int64_t now,
+                                             store::ListingStates states) override {
+    return inner_.apply_listing(listed, now, states);
   }
+  Result<bool> holds_none_of(const MessageTable& listed) override { return inner_.holds_none_of(listed); }
   Result<void> reset() override { return inner_.reset(); }
   Result<std::optional<store::MessageRecord>> record(const MessageId& id) override { return inner_.record(id); }
   Result<std::optional<std::string>> stub(const MessageId& id) override { return inner_.stub(id); }
@@ -202,6 +206,57 @@ class GatedCache final : public store::Cache {
   std::condition_variable cv_;
   bool open_ = false;
 };
+
+// A remount does not read the cached listing: the server's first listing, merged with the
+// cache, brings each message's cached state. Only when the server cannot be listed is the
+// cached listing read (and installed before the failure is reported).
+TEST_F(FsTest, ARemountStartsFromTheServersListingAndReadsTheCachedOneOnlyOffline) {
+  maildrop.add("a", make_message("a", kDate, 3));
+  maildrop.add("b", make_message("b", kDate, 3));
+  start_fs();
+  const std::string a_body = read_whole(ino_of("a.eml")).value();
+  ASSERT_TRUE(settle_until([&] { return cache().stats().value().stubs == 2; }));
+  const auto a_ino = ino_of("a.eml");
+  const auto dir_before = filesystem->getattr(fs::kRootInode).value();
+  filesystem->shutdown();
+  filesystem.reset();
+  reopen_cache();
+  maildrop.remove("b");                             // deleted by another client meanwhile
+  maildrop.add("c", make_message("c", kDate, 3));  // and new mail
+
+  GatedCache counting(cache());
+  counting.open_gate();
+  auto remount = [&] {
+    auto core = std::make_unique<fs::Filesystem>(maildrop, counting, fs::FsOptions{}, executor);
+    EXPECT_TRUE(core->start().ok());
+    std::optional<Result<void>> listed;
+    core->refresh([&](Result<void> r) { listed.emplace(std::move(r)); });
+    EXPECT_TRUE(settle_until([&] { return listed.has_value(); }));
+    return core;
+  };
+  {
+    auto core = remount();
+    EXPECT_EQ(counting.scans.load(), 0) << "the cached listing was read before the server's";
+    EXPECT_THAT(names_in(*core, fs::kRootInode), ElementsAre("a.eml", "c.eml"));
+    const auto a = core->lookup(fs::kRootInode, "a.eml").value();
+    EXPECT_EQ(a.ino, a_ino);
+    EXPECT_TRUE(a.size_exact) << "the body's size, from the cache";
+    EXPECT_EQ(a.size, a_body.size());
+    EXPECT_EQ(a.mtime, 1136239445) << "the Date: of the cached stub";
+    const auto dir_after = core->getattr(fs::kRootInode).value();
+    EXPECT_GT(dir_after.mtime * 1'000'000'000LL + dir_after.mtime_nsec, dir_before.mtime * 1'000'000'000LL + dir_before.mtime_nsec)
+        << "mail came and went since: the directories' mtime moves";
+    core->shutdown();
+  }
+  maildrop.set_offline(true);
+  {
+    auto core = remount();
+    EXPECT_EQ(counting.scans.load(), 1);
+    EXPECT_THAT(names_in(*core, fs::kRootInode), ElementsAre("a.eml", "c.eml"));
+    EXPECT_TRUE(core->lookup(fs::kRootInode, "a.eml").value().size_exact);
+    core->shutdown();
+  }
+}
 
 TEST_F(FsTest, ASlowDiskSlowsTheDownloadInsteadOfFillingMemory) {
   std::string body = make_message("big", kDate, 60000);  // ~4.6 MB, streamed in 256 KiB pieces
@@ -267,7 +322,7 @@ TEST_F(FsTest, DirectoryPagesWaitForTheirStubsOnlyWhileLookupsDo) {
   };
   auto awaiting = [](const std::vector<fs::DirItem>& items) {
     std::size_t n = 0;
-    for (const auto& item : items) n += item.attr && item.attr->awaiting_stub ? 1 : 0;
+    for (const auto& item : items) n += item.attr && item.attr->awaiting_stub ? std::size_t{1} : std::size_t{0};
     return n;
   };
   // `ls`: the whole directory at once, no header fetched.
@@ -282,7 +337,8 @@ TEST_F(FsTest, DirectoryPagesWaitForTheirStubsOnlyWhileLookupsDo) {
   EXPECT_EQ(awaiting(rest), 0u);
   EXPECT_EQ(maildrop.top_calls(), 4);
   for (const auto& item : rest) {
-    if (item.attr && !item.entry.is_dir) EXPECT_EQ(item.attr->mtime, 1136239445) << item.entry.name;  // Date:
+    if (!item.attr || item.entry.is_dir) continue;
+    EXPECT_EQ(item.attr->mtime, 1136239445) << item.entry.name;  // from Date:
   }
 }
 

@@ -207,6 +207,56 @@ TEST(Listing, SurvivorsKeepEverythingVanishedArePurged) {
   EXPECT_EQ(stats->body_bytes, 10U);
 }
 
+// A mount starts from the merge: each row's cached state comes with it, new rows get
+// first_seen = mtime = now, so nothing reads the cached listing first.
+TEST(Listing, TheMergeGivesEveryRowItsCachedStateWhenAsked) {
+  TempDir tmp;
+  auto cache = open_cache(tmp.path() / "c");
+  ASSERT_NE(cache, nullptr);
+  ASSERT_TRUE(apply(*cache, listed({{mid("a"), 1}, {mid("b"), 2}}), 100));
+  ASSERT_TRUE(cache->put_stub(mid("b"), "Subject: b\r\n\r\n", 60));
+  ASSERT_TRUE(testing::store_body(*cache, mid("b"), "body of b!"));
+  ASSERT_TRUE(cache->set_mail_flags(mid("b"), kMailFlagInCur | 0x01));
+
+  auto update = cache->apply_listing(listed({{mid("b"), 2}, {mid("new"), 5}, {mid("a"), 1}}), 200, ListingStates::wanted);
+  ASSERT_TRUE(update) << update.error().describe();
+  ASSERT_EQ(update->states.size(), 3U);
+  const auto& b = update->states[0];
+  EXPECT_EQ(b.mtime, 60);
+  EXPECT_EQ(b.first_seen, 100);
+  EXPECT_TRUE(b.has_stub);
+  EXPECT_EQ(b.stub_size, 14U);
+  EXPECT_TRUE(b.has_body);
+  EXPECT_EQ(b.exact_size, 10U);
+  EXPECT_EQ(b.mail_flags, kMailFlagInCur | 0x01);
+  const auto& fresh = update->states[1];
+  EXPECT_EQ(fresh.first_seen, 200);
+  EXPECT_EQ(fresh.mtime, 200);
+  EXPECT_FALSE(fresh.has_stub);
+  EXPECT_FALSE(fresh.exact_size.has_value());
+  EXPECT_EQ(update->states[2].first_seen, 100);
+  EXPECT_FALSE(update->states[2].has_body);
+  // Each state matches the record the cache now keeps for that row.
+  for (const auto& [id, row] : {std::pair{mid("b"), 0}, std::pair{mid("new"), 1}, std::pair{mid("a"), 2}}) {
+    const auto record = cache->record(id).value().value();
+    EXPECT_EQ(record.serial, update->serials[static_cast<std::size_t>(row)]) << id.uidl;
+    EXPECT_EQ(record.mtime, update->states[static_cast<std::size_t>(row)].mtime) << id.uidl;
+  }
+  auto plain = cache->apply_listing(listed({{mid("b"), 2}}), 300);
+  ASSERT_TRUE(plain);
+  EXPECT_TRUE(plain->states.empty()) << "not asked for";
+}
+
+TEST(Listing, HoldsNoneOfTellsAUidlResetFromAnEmptyCacheOrAnOverlap) {
+  TempDir tmp;
+  auto cache = open_cache(tmp.path() / "c");
+  ASSERT_NE(cache, nullptr);
+  EXPECT_FALSE(cache->holds_none_of(listed({{mid("x"), 1}})).value()) << "an empty cache knows no UIDL to lose";
+  ASSERT_TRUE(apply(*cache, listed({{mid("a"), 1}, {mid("b"), 2}}), 100));
+  EXPECT_FALSE(cache->holds_none_of(listed({{mid("x"), 1}, {mid("b"), 2}})).value());
+  EXPECT_TRUE(cache->holds_none_of(listed({{mid("x"), 1}, {mid("y"), 2}})).value());
+}
+
 TEST(Listing, DuplicateUidlsAreSeparateMessages) {
   TempDir tmp;
   auto cache = open_cache(tmp.path() / "c");

@@ -21,6 +21,11 @@ std::uint64_t MessageTable::hash(std::string_view uidl, std::uint32_t occurrence
 void MessageTable::reserve(std::size_t rows, std::size_t uidl_bytes) {
   rows_.reserve(rows);
   arena_.reserve(uidl_bytes);
+  if (slots_.size() < rows * 2 + 2) {
+    std::size_t capacity = 16;
+    while (capacity < rows * 2 + 2) capacity *= 2;
+    rebuild_index(capacity);
+  }
 }
 
 void MessageTable::shrink_to_fit() {
@@ -29,13 +34,22 @@ void MessageTable::shrink_to_fit() {
 }
 
 std::size_t MessageTable::append(std::string_view uidl, std::uint32_t number, std::uint64_t size) {
-  if (arena_.size() + uidl.size() > UINT32_MAX || rows_.size() >= UINT32_MAX - 1) {
-    throw std::length_error("MessageTable: more than 4 GiB of UIDLs or 4 billion messages");
+  if (arena_.size() + uidl.size() > UINT32_MAX || rows_.size() >= kMaxRows) {
+    throw std::length_error("MessageTable: more than 4 GiB of UIDLs or 16 million messages");
   }
+  // One probe for the UIDL's first occurrence: it finds a repeat, or the free slot where
+  // this row goes (unless the index must grow first).
+  const std::uint64_t h = hash(uidl, 1);
   std::uint32_t occurrence = 1;
-  if (find(uidl, 1)) {  // a repeated UIDL (rare): count it
-    auto [repeat, fresh] = repeats_.try_emplace(std::string(uidl), 1);
-    occurrence = ++repeat->second;
+  std::size_t free_slot = kNoSlot;
+  if (!slots_.empty()) {
+    const auto probe = probe_for(uidl, 1, h);
+    if (probe.row) {
+      auto [repeat, fresh] = repeats_.try_emplace(std::string(uidl), 1);
+      occurrence = ++repeat->second;
+    } else {
+      free_slot = probe.slot;
+    }
   }
   const std::size_t row = rows_.size();
   rows_.push_back(Row{size, static_cast<std::uint32_t>(arena_.size()), static_cast<std::uint32_t>(uidl.size()),
@@ -50,34 +64,55 @@ std::size_t MessageTable::append(std::string_view uidl, std::uint32_t number, st
   if (!numbers_dense_) number_rows_.emplace(number, static_cast<std::uint32_t>(row));
   if ((rows_.size() + 1) * 2 > slots_.size()) {
     grow_index();
+  } else if (free_slot != kNoSlot) {
+    slots_[free_slot] = slot_value(row, h);
   } else {
     insert_into_index(row);
   }
   return row;
 }
 
+// A slot holds row + 1 in its low bits and 8 bits of the hash above them: most rows a probe
+// passes are told apart by those bits, without reading the row or its UIDL.
+std::uint32_t MessageTable::slot_value(std::size_t row, std::uint64_t h) noexcept {
+  return static_cast<std::uint32_t>(row + 1) | static_cast<std::uint32_t>((h >> 56) << kRowBits);
+}
+
+MessageTable::Probe MessageTable::probe_for(std::string_view wanted, std::uint32_t occurrence,
+                                            std::uint64_t h) const {
+  const std::size_t mask = slots_.size() - 1;
+  const auto tag = static_cast<std::uint32_t>(h >> 56);
+  std::size_t slot = h & mask;
+  for (; slots_[slot] != 0; slot = (slot + 1) & mask) {
+    if ((slots_[slot] >> kRowBits) != tag) continue;
+    const std::size_t row = (slots_[slot] & kRowMask) - 1;
+    if (rows_[row].occurrence == occurrence && uidl(row) == wanted) return Probe{slot, row};
+  }
+  return Probe{slot, std::nullopt};
+}
+
 void MessageTable::insert_into_index(std::size_t row) {
   const std::size_t mask = slots_.size() - 1;
-  std::size_t slot = hash(uidl(row), rows_[row].occurrence) & mask;
+  const std::uint64_t h = hash(uidl(row), rows_[row].occurrence);
+  std::size_t slot = h & mask;
   while (slots_[slot] != 0) slot = (slot + 1) & mask;
-  slots_[slot] = static_cast<std::uint32_t>(row + 1);
+  slots_[slot] = slot_value(row, h);
 }
 
 void MessageTable::grow_index() {
   std::size_t capacity = 16;
   while (capacity < rows_.size() * 2 + 2) capacity *= 2;
+  rebuild_index(capacity);
+}
+
+void MessageTable::rebuild_index(std::size_t capacity) {
   slots_.assign(capacity, 0);
   for (std::size_t row = 0; row < rows_.size(); ++row) insert_into_index(row);
 }
 
 std::optional<std::size_t> MessageTable::find(std::string_view wanted, std::uint32_t occurrence) const {
   if (slots_.empty()) return std::nullopt;
-  const std::size_t mask = slots_.size() - 1;
-  for (std::size_t slot = hash(wanted, occurrence) & mask; slots_[slot] != 0; slot = (slot + 1) & mask) {
-    const std::size_t row = slots_[slot] - 1;
-    if (rows_[row].occurrence == occurrence && uidl(row) == wanted) return row;
-  }
-  return std::nullopt;
+  return probe_for(wanted, occurrence, hash(wanted, occurrence)).row;
 }
 
 std::optional<std::size_t> MessageTable::find_number(std::uint32_t number) const {

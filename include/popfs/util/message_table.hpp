@@ -24,7 +24,7 @@ class MessageTable {
   // Appends a message in server order. Its occurrence is counted among the rows before it
   // with the same UIDL (1 for the first). `number` is the session's message number.
   std::size_t append(std::string_view uidl, std::uint32_t number, std::uint64_t size = 0);
-  void reserve(std::size_t rows, std::size_t uidl_bytes);
+  void reserve(std::size_t rows, std::size_t uidl_bytes);  // the index too
   // Gives back what growing left unused, once the table is complete.
   void shrink_to_fit();
 
@@ -58,12 +58,24 @@ class MessageTable {
     std::uint32_t number;
   };
   static std::uint64_t hash(std::string_view uidl, std::uint32_t occurrence) noexcept;
+  // Slots: row + 1 in the low kRowBits, 8 bits of the hash above (0 = empty).
+  static constexpr unsigned kRowBits = 24;
+  static constexpr std::uint32_t kRowMask = (std::uint32_t{1} << kRowBits) - 1;
+  static constexpr std::size_t kMaxRows = kRowMask - 1;  // 16,777,214 messages
+  static constexpr std::size_t kNoSlot = ~std::size_t{0};
+  static std::uint32_t slot_value(std::size_t row, std::uint64_t h) noexcept;
+  struct Probe {
+    std::size_t slot;                // where the probe found the row, or the free slot it ended at
+    std::optional<std::size_t> row;  // the row with this id, if any
+  };
+  Probe probe_for(std::string_view uidl, std::uint32_t occurrence, std::uint64_t h) const;
   void insert_into_index(std::size_t row);
   void grow_index();
+  void rebuild_index(std::size_t capacity);  // a power of two
 
   std::string arena_;
   std::vector<Row> rows_;
-  std::vector<std::uint32_t> slots_;  // row + 1, 0 = empty; size a power of two
+  std::vector<std::uint32_t> slots_;  // see kRowBits; size a power of two
   // Occurrences counted so far of UIDLs seen more than once (usually empty).
   std::unordered_map<std::string, std::uint32_t> repeats_;
   bool numbers_dense_ = true;  // row i has number i + 1

@@ -25,6 +25,19 @@ TEST(MessageTable, KeepsServerOrderAndFindsEveryRowById) {
   EXPECT_EQ(table.find("uidl-absent", 1), std::nullopt);
 }
 
+TEST(MessageTable, AReservedTableFindsEveryRowAndStillGrowsPastTheReservation) {
+  MessageTable table;
+  table.reserve(1000, 1000 * 8);
+  for (std::uint32_t n = 1; n <= 3000; ++n) table.append("r" + std::to_string(n % 2500), n);  // 500 repeats
+  for (std::size_t row = 0; row < table.size(); ++row) {
+    const auto uidl = std::string(table.uidl(row));
+    ASSERT_EQ(table.find(uidl, table.occurrence(row)), row) << uidl;
+  }
+  EXPECT_EQ(table.occurrence(2499), 1u);  // "r0" at n = 2500
+  EXPECT_EQ(table.occurrence(2500), 2u);  // "r1" again
+  EXPECT_EQ(table.find("r1", 3), std::nullopt);
+}
+
 TEST(MessageTable, DuplicateUidlsAreCountedInServerOrder) {
   MessageTable table;
   table.append("dup", 1);

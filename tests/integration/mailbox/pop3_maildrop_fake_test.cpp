@@ -337,6 +337,21 @@ TEST(Pop3MaildropFake, UidlIsSentBeforeList) {
   ASSERT_NE(uidl, commands.end());
   ASSERT_NE(list, commands.end());
   EXPECT_LT(uidl, list);
+  // With PIPELINING a STAT goes first in the same write: its count sizes the table.
+  auto stat = std::find(commands.begin(), commands.end(), "STAT");
+  ASSERT_NE(stat, commands.end());
+  EXPECT_LT(stat, uidl);
+}
+
+// A server whose STAT fails (or that has none) still lists: the count was only a hint.
+TEST(Pop3MaildropFake, AFailingStatOnlyCostsTheHint) {
+  auto options = tls_options({a1, c});
+  options.disabled_commands = {"STAT"};
+  FakePop3Server server(options);
+  Pop3Maildrop maildrop(fake_account(server));
+  auto listing = list_now(maildrop);
+  ASSERT_TRUE(listing && *listing) << (listing && !*listing ? listing->error().describe() : "");
+  EXPECT_EQ((**listing)->size(), 2u);
 }
 
 TEST(Pop3MaildropFake, GarbageInAnswerToABatchTurnsPipeliningOff) {

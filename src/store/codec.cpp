@@ -5,13 +5,17 @@
 namespace popfs::store::codec {
 namespace {
 
-void append_u32_be(std::string& out, std::uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((value >> shift) & 0xFFU));
+// One append of the whole number, not a push_back (and its capacity check) per byte: a cold
+// listing of a million messages encodes some ten million of them.
+template <std::size_t Bytes, class Unsigned>
+void append_be(std::string& out, Unsigned value) {
+  char bytes[Bytes];
+  for (std::size_t i = 0; i < Bytes; ++i) bytes[i] = static_cast<char>((value >> (8 * (Bytes - 1 - i))) & 0xFFU);
+  out.append(bytes, Bytes);
 }
 
-void append_u64_be(std::string& out, std::uint64_t value) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((value >> shift) & 0xFFU));
-}
+void append_u32_be(std::string& out, std::uint32_t value) { append_be<4>(out, value); }
+void append_u64_be(std::string& out, std::uint64_t value) { append_be<8>(out, value); }
 
 std::uint32_t read_u32_be(std::string_view bytes) {
   std::uint32_t value = 0;

@@ -276,27 +276,26 @@ Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::
                                          listed.occurrence(b)) < 0;
     });
     std::vector<std::uint64_t> serials(listed.size(), 0);
+    // Asked for: filled at the first cached record (a first mount has none: no states at all).
     std::vector<RecordState> row_states;
-    if (states == ListingStates::wanted) row_states.assign(listed.size(), RecordState{{}, {}, now, now, false, false, 0});
-    // Writes the records of new rows [at, end) of `rows` with fresh serials, in server order.
+    bool cache_was_empty = false;
+    // Writes the records of new rows [at, end) of `rows` (in key order, so a B-tree that held
+    // nothing is filled by appending), each with its listing entry and serial.
     auto insert_fresh = [&](const lmdb::Txn& txn, const std::vector<std::uint32_t>& rows, std::size_t at,
                             std::size_t end) {
-      std::uint64_t next_serial = counter(txn, kNextInode);
       std::string key;
+      MessageRecord record;
       for (std::size_t i = at; i < end; ++i) {
         const std::uint32_t row = rows[i];
-        MessageRecord record;
         record.id = listed.id(row);
-        record.serial = next_serial++;
+        record.serial = serials[row];
         record.list_size = listed.size_of(row);
         record.mtime = now;
         record.first_seen = now;
         key = codec::message_key(record.id);
-        store_record(txn, key, record);
+        tables_.messages.put(txn, key, codec::encode_record(record), cache_was_empty ? MDB_APPEND : 0U);
         tables_.listing.put(txn, codec::u64_be(record.serial), key);
-        serials[row] = record.serial;
       }
-      set_counter(txn, kNextInode, next_serial);
     };
     auto [update, fresh] = write([&](const lmdb::Txn& txn) {  // the merge: read, then write what changed
       ListingUpdate merged;
@@ -308,6 +307,7 @@ Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::
       {
         lmdb::Cursor cursor(txn, tables_.messages);
         auto entry = cursor.first();
+        cache_was_empty = !entry;
         MessageId cached;
         MessageRecord record;
         std::size_t next = 0;
@@ -332,7 +332,10 @@ Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::
             const std::uint32_t row = by_key[next++];
             codec::decode_record_into(entry->value, record);
             serials[row] = record.serial;
-            if (!row_states.empty()) row_states[row] = state_of(record);
+            if (states == ListingStates::wanted) {
+              if (row_states.empty()) row_states.assign(listed.size(), RecordState{{}, {}, now, now, false, false, 0});
+              row_states[row] = state_of(record);
+            }
             if (record.list_size != listed.size_of(row)) {
               record.list_size = listed.size_of(row);
               resized.emplace_back(std::string(entry->key), record);
@@ -350,9 +353,17 @@ Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::
       // The order is written again below, once the new records are in: until then serial
       // order (a crash in between leaves a valid listing, if not in the server's order).
       tables_.internal.del(txn, kListingOrder);
-      // New messages are numbered in server order, after every serial handed out before;
-      // they are written below, in transactions of their own.
-      std::sort(new_rows.begin(), new_rows.end());
+      // New messages are numbered in server order, after every serial handed out before
+      // (the counter moves on at once: a crash before their records are in skips serials,
+      // it never reuses one); they are written in key order, below or in transactions of
+      // their own.
+      {
+        std::vector<std::uint32_t> server_order = new_rows;
+        std::sort(server_order.begin(), server_order.end());
+        std::uint64_t next_serial = counter(txn, kNextInode);
+        for (const auto row : server_order) serials[row] = next_serial++;
+        set_counter(txn, kNextInode, next_serial);
+      }
       merged.added = new_rows.size();
       if (new_rows.size() <= kFreshPerTransaction) insert_fresh(txn, new_rows, 0, new_rows.size());
       return std::make_pair(std::move(merged), std::move(new_rows));

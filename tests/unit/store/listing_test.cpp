@@ -101,6 +101,18 @@ TEST(ListingMerge, AFirstListingOfManyMessagesIsWrittenInPartsAndComesOutWhole) 
   ASSERT_TRUE(next);
   EXPECT_EQ(next->added, 1u);
   EXPECT_EQ(next->serials.back(), kFirstSerial + 45000);
+  // Many new messages whose ids fall between the cached ones (not appended at the end of
+  // the key order), again in parts: numbered in server order, listed in server order.
+  for (int i = 0; i < 30000; ++i) all.push_back({mid("u" + std::to_string(i) + "b"), 3});
+  auto many = cache->apply_listing(testing::table_of(all), 7);
+  ASSERT_TRUE(many) << many.error().describe();
+  EXPECT_EQ(many->added, 30000u);
+  for (std::size_t i = 45001; i < all.size(); ++i) ASSERT_EQ(many->serials[i], kFirstSerial + i) << i;
+  auto whole = cache->listing();
+  ASSERT_TRUE(whole);
+  ASSERT_EQ(whole->size(), all.size());
+  for (std::size_t i = 0; i < all.size(); i += 997) EXPECT_EQ((*whole)[i].id, all[i].id) << i;
+  EXPECT_EQ(cache->record(mid("u123b"))->value().serial, kFirstSerial + 45001 + 123);
 }
 
 TEST(ListingMerge, AServerThatReordersKeepsItsOrderAcrossReopen) {

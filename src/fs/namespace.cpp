@@ -865,11 +865,11 @@ std::vector<Message> Namespace::visible_messages() {
   return out;
 }
 
-std::vector<std::uint64_t> Namespace::stubless() {
+std::vector<std::uint64_t> Namespace::stubless(std::size_t& row, std::size_t max) {
   std::vector<std::uint64_t> out;
   std::lock_guard lock(mu_);
-  for (std::size_t r = 0; r < states_.size(); ++r) {
-    if (visible(r) && stub_pending_at(r)) out.push_back(current_->serials[r]);
+  for (; row < states_.size() && out.size() < max; ++row) {
+    if (visible(row) && stub_pending_at(row)) out.push_back(current_->serials[row]);
   }
   return out;
 }

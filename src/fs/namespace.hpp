@@ -133,8 +133,9 @@ class Namespace {
   std::optional<std::size_t> position(std::uint64_t serial);
   std::vector<Message> held_messages();
   std::vector<Message> visible_messages();  // sync: everything, in order
-  // Visible messages whose header stub is neither cached nor known (for the prefetch).
-  std::vector<std::uint64_t> stubless();
+  // Up to `max` visible messages whose header stub is neither cached nor known, from listing
+  // position `row` on (for the prefetch); `row` moves past those looked at.
+  std::vector<std::uint64_t> stubless(std::size_t& row, std::size_t max);
   // Whether any UIDL of `table` is listed now (else the server renamed everything).
   bool knows_any(const MessageTable& table);
   // Files after `serial`'s position whose bytes are local and exact, that the kernel holds

@@ -148,7 +148,7 @@ void Refresher::listed(Result<mailbox::Listing> listing) {
   // come in the background so `ls -l` has its mtimes.
   stubs_.prefetch(installed.held);
   bodies_.fetch_held(installed.held);
-  if (core_.options.prefetch_stubs) stubs_.prefetch(core_.names.stubless());
+  if (core_.options.prefetch_stubs) stubs_.prefetch_listing();
   (void)core_.cache.set_meta("last_refresh", std::to_string(now));
   // A big listing leaves megabytes of transient buffers behind (the old table, parse
   // buffers): give them back to the system rather than keep them as the daemon's RSS.

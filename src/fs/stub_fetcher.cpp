@@ -16,6 +16,8 @@ constexpr std::uint64_t kStubEstimate = 8 * 1024;
 constexpr std::size_t kStubsPerTransaction = 2048;
 constexpr auto kStoreDelay = std::chrono::milliseconds(100);
 constexpr std::uint64_t kStoreQueueBytes = 4ULL << 20;
+// prefetch_listing takes the listing's stubless messages this many at a time.
+constexpr std::size_t kListingBatch = 256;
 
 Error gone_error() { return Error(Errc::not_found, "the message is no longer on the server"); }
 
@@ -147,7 +149,10 @@ void StubFetcher::arrived(std::uint64_t serial, Result<std::string> result, bool
     const Errc code = text ? Errc::io : result.error().code;
     reachable_ = text || code == Errc::message_gone || code == Errc::unsupported;
     if (text) stalled_ = false;
-    if (!text && code == Errc::unsupported) queue_.clear();
+    if (!text && code == Errc::unsupported) {
+      queue_.clear();
+      listing_cursor_.reset();
+    }
   }
   if (schedule_store) {
     if (store_now) {
@@ -223,12 +228,31 @@ void StubFetcher::prefetch(const std::vector<std::uint64_t>& serials) {
   pump_prefetch();
 }
 
+void StubFetcher::prefetch_listing() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    listing_cursor_ = 0;
+  }
+  pump_prefetch();
+}
+
 void StubFetcher::pump_prefetch() {
   for (;;) {
     std::uint64_t serial = 0;
     {
       std::lock_guard lock(mu_);
-      if (stopped_ || queue_.empty() || !room()) return;
+      if (stopped_ || !room()) return;
+      if (queue_.empty()) {
+        if (!listing_cursor_) return;
+        // The next few stubless messages of the listing (a leaf call: the namespace
+        // calls nothing back).
+        std::size_t row = *listing_cursor_;
+        auto next = core_.names.stubless(row, kListingBatch);
+        listing_cursor_ = next.empty() ? std::nullopt : std::optional<std::size_t>(row);
+        queue_.insert(queue_.end(), next.begin(), next.end());
+        if (queue_.empty()) return;
+      }
       serial = queue_.front();
       queue_.pop_front();
       if (fetches_.count(serial) != 0) continue;
@@ -300,6 +324,7 @@ void StubFetcher::stop() {
     std::lock_guard lock(mu_);
     stopped_ = true;
     queue_.clear();
+    listing_cursor_.reset();
     waiting = !to_store_.empty();
   }
   // What arrived is kept: written now, not after a delay that may never come.

@@ -45,6 +45,9 @@ class StubFetcher {
   bool worth_waiting(bool for_stub_file = false);
   // Fetches these in the background, in this order, within the window.
   void prefetch(const std::vector<std::uint64_t>& serials);
+  // Then every stub the listing still lacks, in listing order (from the start of the
+  // listing again: called after each listing). No queue of the whole listing is made.
+  void prefetch_listing();
   void set_server_reachable(bool reachable);
   // Called (on the executor) with every stub that arrives from the server.
   void on_arrival(std::function<void(std::uint64_t serial, const std::string& stub)> hook) { on_arrival_ = std::move(hook); }
@@ -77,7 +80,8 @@ class StubFetcher {
   std::function<void(std::uint64_t, const std::string&)> on_arrival_;  // set before any fetch
   std::mutex mu_;
   std::unordered_map<std::uint64_t, Fetch> fetches_;
-  std::deque<std::uint64_t> queue_;
+  std::deque<std::uint64_t> queue_;             // explicit prefetches, first
+  std::optional<std::size_t> listing_cursor_;  // prefetch_listing: the next row to look at
   std::uint64_t bytes_in_flight_ = 0;
   std::vector<Arrived> to_store_;
   std::uint64_t to_store_bytes_ = 0;

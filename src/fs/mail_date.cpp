@@ -152,9 +152,52 @@ int days_in_month(int year, int month) {
   return month == 2 && leap ? 29 : kDays[static_cast<std::size_t>(month - 1)];
 }
 
+// The form nearly every message has, "Mon, 2 Jan 2006 15:04:05 -0700", read in place: a
+// cold `ls -l` of a million messages parses a million dates. Anything else (comments,
+// folding, obsolete forms, a value it finds invalid) goes to the general parser below, which
+// gives the same answer for this form.
+std::optional<std::int64_t> parse_canonical_date(std::string_view v) {
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r' || v.back() == '\n')) v.remove_suffix(1);
+  if (v.size() >= 5 && is_alpha(v[0]) && v[3] == ',' && v[4] == ' ') {
+    if (!is_day_name(v.substr(0, 3))) return std::nullopt;
+    v.remove_prefix(5);
+  }
+  auto digits = [&](std::size_t at, std::size_t n) -> std::optional<int> {
+    if (at + n > v.size()) return std::nullopt;
+    int value = 0;
+    for (std::size_t k = at; k < at + n; ++k) {
+      if (!is_digit(v[k])) return std::nullopt;
+      value = value * 10 + (v[k] - '0');
+    }
+    return value;
+  };
+  const std::size_t day_digits = v.size() > 1 && is_digit(v[1]) ? 2 : 1;
+  // D[D] Mon YYYY HH:MM:SS +HHMM
+  if (v.size() != day_digits + 24) return std::nullopt;
+  const std::string_view rest = v.substr(day_digits);
+  if (rest[0] != ' ' || rest[4] != ' ' || rest[9] != ' ' || rest[12] != ':' || rest[15] != ':' || rest[18] != ' ' ||
+      (rest[19] != '+' && rest[19] != '-')) {
+    return std::nullopt;
+  }
+  const auto day = digits(0, day_digits);
+  const auto month = month_number(rest.substr(1, 3));
+  const std::size_t base = day_digits;
+  const auto year = digits(base + 5, 4);
+  const auto hour = digits(base + 10, 2);
+  const auto minute = digits(base + 13, 2);
+  const auto second = digits(base + 16, 2);
+  const auto zone = zone_offset(rest.substr(19, 5));
+  if (!day || !month || !year || !hour || !minute || !second || !zone) return std::nullopt;
+  if (*year < 1900 || *day < 1 || *day > days_in_month(*year, *month) || *hour > 23 || *minute > 59 || *second > 60) {
+    return std::nullopt;
+  }
+  return days_from_civil(*year, *month, *day) * 86400 + *hour * 3600 + *minute * 60 + *second - *zone;
+}
+
 }  // namespace
 
 std::optional<std::int64_t> parse_mail_date(std::string_view value) {
+  if (auto fast = parse_canonical_date(value)) return fast;
   auto tokens = tokenize(strip_comments(value));
   std::size_t i = 0;
   if (i < tokens.size() && is_day_name(tokens[i])) ++i;

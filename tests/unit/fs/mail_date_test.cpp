@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "popfs/fs/header_fields.hpp"
 #include "popfs/fs/mail_date.hpp"
 
@@ -66,6 +68,34 @@ TEST(HeaderField, FindsUnfoldsAndStopsAtTheBody) {
   EXPECT_EQ(header_field(block, "From"), std::optional<std::string>("Alice <a@example.org>"));
   EXPECT_EQ(header_field(block, "Date"), std::nullopt);
   EXPECT_EQ(header_field("Subject: lf only\nX: y\n\n", "Subject"), std::optional<std::string>("lf only"));
+}
+
+// The common form is read by a fast path; a comment after it sends the same date through
+// the general parser. Both must agree on every such date, valid or not.
+TEST(MailDate, TheCommonFormAgreesWithTheGeneralParser) {
+  static constexpr const char* kDays[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "dec"};
+  std::uint64_t state = 12345;
+  auto next = [&](std::uint64_t bound) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (state >> 33) % bound;
+  };
+  int parsed = 0;
+  for (int i = 0; i < 20000; ++i) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%s%u %s %u %02u:%02u:%02u %c%02u%02u", next(3) == 0 ? "" : kDays[next(7)],
+                  static_cast<unsigned>(next(32)), kMonths[next(12)], static_cast<unsigned>(1890 + next(220)),
+                  static_cast<unsigned>(next(25)), static_cast<unsigned>(next(61)), static_cast<unsigned>(next(62)),
+                  next(2) == 0 ? '+' : '-', static_cast<unsigned>(next(15)), static_cast<unsigned>(next(62)));
+    std::string date(text);
+    if (date.size() > 3 && date[0] >= 'A' && date[3] != ' ') date.insert(3, ", ");
+    const auto fast = parse_mail_date(date);
+    const auto general = parse_mail_date(date + " (via the general parser)");
+    ASSERT_EQ(fast, general) << date;
+    parsed += fast ? 1 : 0;
+  }
+  EXPECT_GT(parsed, 10000) << "most of them are valid dates";
 }
 
 }  // namespace

@@ -18,6 +18,8 @@ constexpr auto kStoreDelay = std::chrono::milliseconds(100);
 constexpr std::uint64_t kStoreQueueBytes = 4ULL << 20;
 // prefetch_listing takes the listing's stubless messages this many at a time.
 constexpr std::size_t kListingBatch = 256;
+// The prefetch asks for at least this many stubs at a time (unless nothing is under way).
+constexpr std::size_t kPrefetchBatch = 64;
 
 Error gone_error() { return Error(Errc::not_found, "the message is no longer on the server"); }
 
@@ -78,35 +80,42 @@ void StubFetcher::read_cached(std::uint64_t serial, MessageId id, Done done) {
 }
 
 void StubFetcher::start(std::uint64_t serial, const Message& message, Done done) {
+  if (!begin(serial, message, std::move(done))) return;
+  core_.maildrop.top(message.id, 0, [this, serial](Result<std::string> text) { answered(serial, std::move(text)); });
+}
+
+// The bookkeeping of a new TOP n 0: false if none is to be sent (one is under way, or TOP
+// cannot be asked: `done` then hears why).
+bool StubFetcher::begin(std::uint64_t serial, const Message& message, Done done) {
   const bool no_top = core_.names.top_unsupported();
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = fetches_.find(serial); it != fetches_.end()) {
-      if (done) it->second.waiters.push_back(std::move(done));
-      return;
-    }
-    if (stopped_ || no_top) {
-      if (done) {
-        core_.tasks.post([done, stopped = stopped_] {
-          done(stopped ? Error(Errc::cancelled, "popfs is shutting down")
-                       : Error(Errc::unsupported, "the server does not support TOP"));
-        });
-      }
-      return;
-    }
-    Fetch& f = fetches_[serial];
-    f.id = message.id;
-    if (done) f.waiters.push_back(std::move(done));
-    f.estimate = std::min(message.list_size, kStubEstimate);
-    bytes_in_flight_ += f.estimate;
+  std::lock_guard lock(mu_);
+  if (auto it = fetches_.find(serial); it != fetches_.end()) {
+    if (done) it->second.waiters.push_back(std::move(done));
+    return false;
   }
-  core_.maildrop.top(message.id, 0, [this, serial](Result<std::string> text) {
-    // On the maildrop's thread. A prefetched stub nobody waits for is only memory and
-    // queues: handled here, sparing a wake-up of the executor per stub (100,000 of them for
-    // a cold `ls -l` of a big mailbox). Replies to waiters always go to the executor.
-    if (text) return arrived(serial, std::move(text), false);
-    core_.tasks.post([this, serial, text = std::move(text)]() mutable { arrived(serial, std::move(text), true); });
-  });
+  if (stopped_ || no_top) {
+    if (done) {
+      core_.tasks.post([done, stopped = stopped_] {
+        done(stopped ? Error(Errc::cancelled, "popfs is shutting down")
+                     : Error(Errc::unsupported, "the server does not support TOP"));
+      });
+    }
+    return false;
+  }
+  Fetch& f = fetches_[serial];
+  f.id = message.id;
+  if (done) f.waiters.push_back(std::move(done));
+  f.estimate = std::min(message.list_size, kStubEstimate);
+  bytes_in_flight_ += f.estimate;
+  return true;
+}
+
+// On the maildrop's thread. A prefetched stub nobody waits for is only memory and queues:
+// handled here, sparing a wake-up of the executor per stub (100,000 of them for a cold
+// `ls -l` of a big mailbox). Replies to waiters always go to the executor.
+void StubFetcher::answered(std::uint64_t serial, Result<std::string> text) {
+  if (text) return arrived(serial, std::move(text), false);
+  core_.tasks.post([this, serial, text = std::move(text)]() mutable { arrived(serial, std::move(text), true); });
 }
 
 void StubFetcher::arrived(std::uint64_t serial, Result<std::string> result, bool on_executor) {
@@ -238,20 +247,25 @@ void StubFetcher::prefetch_listing() {
 }
 
 void StubFetcher::pump_prefetch() {
+  // Refilled in batches, one hand-over to the maildrop each (not a TOP per stub that
+  // arrived), once a batch fits or nothing is on the wire.
+  std::vector<std::uint64_t> serials;
+  std::vector<MessageId> ids;
   for (;;) {
     std::uint64_t serial = 0;
     {
       std::lock_guard lock(mu_);
-      if (stopped_ || !room()) return;
+      if (stopped_ || !room()) break;
+      if (serials.empty() && !room_for_batch()) break;
       if (queue_.empty()) {
-        if (!listing_cursor_) return;
+        if (!listing_cursor_) break;
         // The next few stubless messages of the listing (a leaf call: the namespace
         // calls nothing back).
         std::size_t row = *listing_cursor_;
         auto next = core_.names.stubless(row, kListingBatch);
         listing_cursor_ = next.empty() ? std::nullopt : std::optional<std::size_t>(row);
         queue_.insert(queue_.end(), next.begin(), next.end());
-        if (queue_.empty()) return;
+        if (queue_.empty()) break;
       }
       serial = queue_.front();
       queue_.pop_front();
@@ -259,8 +273,21 @@ void StubFetcher::pump_prefetch() {
     }
     const auto message = core_.names.message(serial);
     if (!message || message->has_stub || message->stub_size) continue;
-    start(serial, *message, {});
+    if (!begin(serial, *message, {})) continue;
+    serials.push_back(serial);
+    ids.push_back(message->id);
   }
+  if (serials.empty()) return;
+  core_.maildrop.top_many(std::move(ids), 0, [this, serials = std::move(serials)](std::size_t i, Result<std::string> text) {
+    answered(serials[i], std::move(text));
+  });
+}
+
+bool StubFetcher::room_for_batch() const {
+  const std::size_t on_the_wire = fetches_.size() - to_store_.size();
+  return on_the_wire == 0 ||
+         (on_the_wire + kPrefetchBatch <= core_.options.max_stub_requests_in_flight &&
+          bytes_in_flight_ + kPrefetchBatch * kStubEstimate <= core_.options.stub_window_bytes);
 }
 
 void StubFetcher::fetch_bounded(std::uint64_t serial, Done done, bool for_stub_file) {

@@ -68,13 +68,16 @@ class StubFetcher {
   };
 
   void start(std::uint64_t serial, const Message& message, Done done);
+  bool begin(std::uint64_t serial, const Message& message, Done done);
+  void answered(std::uint64_t serial, Result<std::string> text);
   // on_executor: false on the maildrop's thread (waiters are then answered from the executor).
   void arrived(std::uint64_t serial, Result<std::string> result, bool on_executor);
   void read_cached(std::uint64_t serial, MessageId id, Done done);
   void pump_prefetch();
   Executor::TimerId start_stall_timer(std::shared_ptr<std::atomic<bool>> answered, std::function<void()> expired);
   void store_batch();
-  bool room() const;  // mu_ held
+  bool room() const;            // mu_ held
+  bool room_for_batch() const;  // mu_ held: a whole prefetch batch fits in the window
 
   CoreContext& core_;
   std::function<void(std::uint64_t, const std::string&)> on_arrival_;  // set before any fetch

@@ -79,11 +79,21 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
   // From any thread.
   void submit(Request request, Call call) {
     io_.post([self = shared_from_this(), request = std::move(request), call = std::move(call)]() mutable {
-      const RequestId id = self->next_request_++;
-      self->calls_.emplace(id, std::move(call));
-      self->check_idle_session();
-      self->run(self->scheduler_.submit(id, std::move(request), self->now()));
+      self->take(std::move(request), std::move(call));
     });
+  }
+  // Several in one hand-over to the I/O thread.
+  void submit_many(std::vector<std::pair<Request, Call>> calls) {
+    io_.post([self = shared_from_this(), calls = std::move(calls)]() mutable {
+      for (auto& [request, call] : calls) self->take(std::move(request), std::move(call));
+    });
+  }
+
+  void take(Request request, Call call) {
+    const RequestId id = next_request_++;
+    calls_.emplace(id, std::move(call));
+    check_idle_session();
+    run(scheduler_.submit(id, std::move(request), now()));
   }
 
   void shutdown() {
@@ -428,6 +438,22 @@ void Pop3Maildrop::top(MessageId id, std::uint32_t lines, TextDone done) {
   Impl::Call call;
   call.text_done = std::move(done);
   impl_->submit(std::move(request), std::move(call));
+}
+
+void Pop3Maildrop::top_many(std::vector<MessageId> ids, std::uint32_t lines, TopEach done) {
+  auto shared = std::make_shared<TopEach>(std::move(done));
+  std::vector<std::pair<Request, Impl::Call>> calls;
+  calls.reserve(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    Request request;
+    request.kind = RequestKind::top;
+    request.id = std::move(ids[i]);
+    request.lines = lines;
+    Impl::Call call;
+    call.text_done = [shared, i](Result<std::string> text) { (*shared)(i, std::move(text)); };
+    calls.emplace_back(std::move(request), std::move(call));
+  }
+  impl_->submit_many(std::move(calls));
 }
 
 void Pop3Maildrop::retr(MessageId id, ChunkSink sink, Done done) {

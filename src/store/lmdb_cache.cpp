@@ -447,9 +447,7 @@ Result<std::vector<bool>> LmdbCache::put_stubs(const std::vector<StubWrite>& stu
       }
       return stored;
     },
-                 // Stubs can always be fetched again: their batches are not synced on their own
-                 // (the next synced commit takes them along), so a cold `ls -l` of a big
-                 // mailbox does not wait for a disk sync per batch.
+                 // Stubs can always be fetched again (see Sync::none).
                  Sync::none);
   });
 }

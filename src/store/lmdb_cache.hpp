@@ -100,7 +100,10 @@ class LmdbCache final : public Cache {
   auto read(F&& fn) -> std::invoke_result_t<F, const lmdb::Txn&>;
   enum class Sync {
     normal,  // data pages synced at commit (MDB_NOMETASYNC)
-    none,    // nothing synced: for staged chunks, which a crash may lose
+    none,    // a write a crash may lose (staged chunks, stubs). LMDB 0.9 has no per-transaction
+             // NOSYNC (mdb_txn_begin keeps only MDB_RDONLY), so it is synced as normal; a
+             // measured run with the whole environment unsynced gained nothing worth the risk
+             // of a corrupt cache after a power loss
     forced,  // everything on disk before returning
   };
   template <class F>

@@ -49,6 +49,15 @@ class Maildrop {
   // CRLF line endings, without the terminating ".". Errc::unsupported if the server has no
   // (working) TOP; Errc::message_gone if the id is not in the server's snapshot.
   virtual void top(MessageId id, std::uint32_t lines, TextDone done) = 0;
+  // The same for several messages: done(i, ...) for ids[i], in order. One hand-over to the
+  // maildrop for all of them (a cold `ls -l` of a big mailbox asks for every header block).
+  using TopEach = std::function<void(std::size_t index, Result<std::string>)>;
+  virtual void top_many(std::vector<MessageId> ids, std::uint32_t lines, TopEach done) {
+    auto shared = std::make_shared<TopEach>(std::move(done));
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      top(std::move(ids[i]), lines, [shared, i](Result<std::string> text) { (*shared)(i, std::move(text)); });
+    }
+  }
 
   // RETR, streamed: `sink` receives consecutive chunks of the message (dot-unstuffed,
   // CRLF, no terminator) as they arrive. done(ok) only when the whole message arrived;

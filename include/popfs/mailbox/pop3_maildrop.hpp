@@ -46,6 +46,7 @@ class Pop3Maildrop final : public Maildrop {
   void list(ListDone done, ListOptions options) override;
   void list(ListDone done) { list(std::move(done), ListOptions{}); }
   void top(MessageId id, std::uint32_t lines, TextDone done) override;
+  void top_many(std::vector<MessageId> ids, std::uint32_t lines, TopEach done) override;
   void retr(MessageId id, ChunkSink sink, Done done) override;
   void commit_deletions(std::vector<MessageId> ids, DeletionsDone done) override;
   void shutdown() override;

@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -261,6 +263,34 @@ TEST(Pop3MaildropFake, SafeRequestIsRetriedOnceWhenTheSessionDropsBeforeAnswerin
   EXPECT_EQ(**header, "Subject: c\r\n\r\n");
   EXPECT_EQ(server.session_count(), 2u);
   EXPECT_EQ(count_commands(server, "TOP"), 2u);
+}
+
+// Several TOPs handed over at once: each answer reaches its own index, in order; one the
+// server does not hold is message_gone, the others are unaffected.
+TEST(Pop3MaildropFake, TopManyAnswersEachIdInOrder) {
+  FakePop3Server server(tls_options({a1, b, c}));
+  Pop3Maildrop maildrop(fake_account(server));
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::pair<std::size_t, Result<std::string>>> answers;
+  maildrop.top_many({MessageId{"c", 1}, MessageId{"absent", 1}, MessageId{"dup", 1}}, 0,
+                    [&](std::size_t i, Result<std::string> text) {
+                      std::lock_guard lock(mu);
+                      answers.emplace_back(i, std::move(text));
+                      cv.notify_all();
+                    });
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return answers.size() == 3; }));
+  ASSERT_EQ(answers[0].first, 0u);
+  ASSERT_EQ(answers[1].first, 1u);
+  ASSERT_EQ(answers[2].first, 2u);
+  ASSERT_TRUE(answers[0].second.ok());
+  EXPECT_EQ(*answers[0].second, "Subject: c\r\n\r\n");
+  ASSERT_FALSE(answers[1].second.ok());
+  EXPECT_EQ(answers[1].second.error().code, Errc::message_gone);
+  ASSERT_TRUE(answers[2].second.ok());
+  EXPECT_EQ(*answers[2].second, "Subject: a1\r\n\r\n");
+  EXPECT_EQ(count_commands(server, "TOP"), 2u) << "the absent one is never asked for";
 }
 
 // The filesystem is the one layer that decides whether a download is asked for again.

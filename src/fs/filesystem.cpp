@@ -9,7 +9,6 @@
 #include <spdlog/spdlog.h>
 
 #include <future>
-#include <limits>
 
 #include "body_fetcher.hpp"
 #include "deletion_queue.hpp"
@@ -64,12 +63,17 @@ struct Filesystem::Impl {
   bool stopped = false;
   // When a kernel lookup or getattr last waited for a header stub (the clock's ticks): a
   // program is statting what it lists, so directory pages wait for their stubs too.
-  std::atomic<Clock::duration::rep> last_stat_wait{std::numeric_limits<Clock::duration::rep>::min()};
+  std::atomic<bool> stat_waited{false};
+  std::atomic<Clock::duration::rep> last_stat_wait{0};
 
-  void note_stat_wait() { last_stat_wait.store(core.tasks.clock().now().time_since_epoch().count()); }
+  void note_stat_wait() {
+    last_stat_wait.store(core.tasks.clock().now().time_since_epoch().count());
+    stat_waited.store(true);
+  }
   bool statting_now() {
-    const auto since = core.tasks.clock().now().time_since_epoch().count() - last_stat_wait.load();
-    return since >= 0 && Clock::duration(since) < std::chrono::seconds(1);
+    if (!stat_waited.load()) return false;
+    const Clock::duration since = core.tasks.clock().now().time_since_epoch() - Clock::duration(last_stat_wait.load());
+    return since < std::chrono::seconds(1);
   }
 
   void send(Notes notes) {

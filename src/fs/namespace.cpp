@@ -515,7 +515,8 @@ void Namespace::forget(std::uint64_t ino, std::uint64_t count) {
   // The kernel dropped the inode, and its page cache with it.
   if (kind_of_inode(ino) == NodeKind::message) {
     s.message_lookups = saturating_sub(s.message_lookups, count);
-    if (s.message_lookups == 0) s.flags &= static_cast<std::uint16_t>(~(kMessagePushed | kSizeLearnt));
+    // (kSizeLearnt stays: a reply made before the size was learnt may still create the inode.)
+    if (s.message_lookups == 0) s.flags &= static_cast<std::uint16_t>(~kMessagePushed);
   } else {
     s.stub_lookups = saturating_sub(s.stub_lookups, count);
     if (s.stub_lookups == 0) s.flags &= static_cast<std::uint16_t>(~kStubPushed);

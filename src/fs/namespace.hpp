@@ -159,7 +159,9 @@ class Namespace {
   // must drop their attributes before it opens files unasked.
   std::vector<std::uint64_t> skip_opens();
   // Whether the kernel may still hold the provisional (LIST) size of this message, whose
-  // exact size was learnt while the kernel held it or was being given it. True once.
+  // exact size was learnt while the kernel held it or was being given it: true once after
+  // the size became exact (a forget does not clear it: a reply made before may still be on
+  // its way to make the inode again).
   bool take_size_learnt(std::uint64_t ino);
 
   struct Counts {

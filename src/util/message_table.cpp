@@ -31,11 +31,23 @@ void MessageTable::reserve(std::size_t rows, std::size_t uidl_bytes) {
 void MessageTable::shrink_to_fit() {
   arena_.shrink_to_fit();
   rows_.shrink_to_fit();
+  numbers_.shrink_to_fit();
+}
+
+void MessageTable::set_size(std::size_t row, std::uint64_t size) {
+  const auto key = static_cast<std::uint32_t>(row);
+  if (size < kBeyond32) {
+    rows_[row].size = static_cast<std::uint32_t>(size);
+    large_sizes_.erase(key);
+  } else {
+    rows_[row].size = kBeyond32;
+    large_sizes_[key] = size;
+  }
 }
 
 std::size_t MessageTable::append(std::string_view uidl, std::uint32_t number, std::uint64_t size) {
-  if (arena_.size() + uidl.size() > UINT32_MAX || rows_.size() >= kMaxRows) {
-    throw std::length_error("MessageTable: more than 4 GiB of UIDLs or 16 million messages");
+  if (arena_.size() + uidl.size() > UINT32_MAX || rows_.size() >= kMaxRows || uidl.size() > UINT16_MAX) {
+    throw std::length_error("MessageTable: more than 4 GiB of UIDLs, 16 million messages or a UIDL of 64 KiB");
   }
   // One probe for the UIDL's first occurrence: it finds a repeat, or the free slot where
   // this row goes (unless the index must grow first).
@@ -52,16 +64,24 @@ std::size_t MessageTable::append(std::string_view uidl, std::uint32_t number, st
     }
   }
   const std::size_t row = rows_.size();
-  rows_.push_back(Row{size, static_cast<std::uint32_t>(arena_.size()), static_cast<std::uint32_t>(uidl.size()),
-                      occurrence, number});
+  const auto key = static_cast<std::uint32_t>(row);
+  rows_.push_back(Row{static_cast<std::uint32_t>(arena_.size()), 0, static_cast<std::uint16_t>(uidl.size()),
+                      occurrence < kBeyond16 ? static_cast<std::uint16_t>(occurrence) : kBeyond16});
+  if (occurrence >= kBeyond16) large_occurrences_[key] = occurrence;
+  set_size(row, size);
   arena_.append(uidl);
   if (numbers_dense_ && number != row + 1) {
     numbers_dense_ = false;
+    numbers_.reserve(rows_.capacity());
     for (std::size_t earlier = 0; earlier < row; ++earlier) {
-      number_rows_.emplace(rows_[earlier].number, static_cast<std::uint32_t>(earlier));
+      numbers_.push_back(static_cast<std::uint32_t>(earlier + 1));
+      number_rows_.emplace(static_cast<std::uint32_t>(earlier + 1), static_cast<std::uint32_t>(earlier));
     }
   }
-  if (!numbers_dense_) number_rows_.emplace(number, static_cast<std::uint32_t>(row));
+  if (!numbers_dense_) {
+    numbers_.push_back(number);
+    number_rows_.emplace(number, key);
+  }
   if ((rows_.size() + 1) * 2 > slots_.size()) {
     grow_index();
   } else if (free_slot != kNoSlot) {
@@ -86,14 +106,14 @@ MessageTable::Probe MessageTable::probe_for(std::string_view wanted, std::uint32
   for (; slots_[slot] != 0; slot = (slot + 1) & mask) {
     if ((slots_[slot] >> kRowBits) != tag) continue;
     const std::size_t row = (slots_[slot] & kRowMask) - 1;
-    if (rows_[row].occurrence == occurrence && uidl(row) == wanted) return Probe{slot, row};
+    if (this->occurrence(row) == occurrence && uidl(row) == wanted) return Probe{slot, row};
   }
   return Probe{slot, std::nullopt};
 }
 
 void MessageTable::insert_into_index(std::size_t row) {
   const std::size_t mask = slots_.size() - 1;
-  const std::uint64_t h = hash(uidl(row), rows_[row].occurrence);
+  const std::uint64_t h = hash(uidl(row), occurrence(row));
   std::size_t slot = h & mask;
   while (slots_[slot] != 0) slot = (slot + 1) & mask;
   slots_[slot] = slot_value(row, h);
@@ -127,7 +147,8 @@ std::optional<std::size_t> MessageTable::find_number(std::uint32_t number) const
 
 std::size_t MessageTable::memory_bytes() const noexcept {
   return arena_.capacity() + rows_.capacity() * sizeof(Row) + slots_.capacity() * sizeof(std::uint32_t) +
-         number_rows_.size() * 32 + repeats_.size() * 64;
+         numbers_.capacity() * sizeof(std::uint32_t) + number_rows_.size() * 32 + repeats_.size() * 64 +
+         (large_sizes_.size() + large_occurrences_.size()) * 32;
 }
 
 }  // namespace popfs

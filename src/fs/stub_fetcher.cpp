@@ -149,7 +149,7 @@ void StubFetcher::arrived(std::uint64_t serial, Result<std::string> result, bool
         to_store_bytes_ += text->size();
         schedule_store = !store_scheduled_;
         store_scheduled_ = true;
-        store_now = to_store_.size() >= kStubsPerTransaction;
+        store_now = to_store_.size() == kStubsPerTransaction;  // a full batch: no need to wait
       } else {
         fetches_.erase(it);
       }
@@ -163,13 +163,8 @@ void StubFetcher::arrived(std::uint64_t serial, Result<std::string> result, bool
       listing_cursor_.reset();
     }
   }
-  if (schedule_store) {
-    if (store_now) {
-      core_.tasks.post_to(core_.store_queue, [this] { store_batch(); });
-    } else {
-      core_.tasks.post_after(kStoreDelay, [this] { core_.tasks.post_to(core_.store_queue, [this] { store_batch(); }); });
-    }
-  }
+  if (store_now) core_.tasks.post_to(core_.store_queue, [this] { store_batch(); });
+  if (schedule_store) schedule_store_batch();
   if (text) {
     if (on_arrival_) on_arrival_(serial, *text);
   } else if (result.error().code == Errc::unsupported) {
@@ -215,17 +210,29 @@ void StubFetcher::store_batch() {
     notes.add(core_.names.set_has_stub(batch[i].serial, stored && (*stored)[i]));
   }
   bool again = false;
+  bool full = false;
   {
     std::lock_guard lock(mu_);
     for (const auto& a : batch) {
       if (auto it = fetches_.find(a.serial); it != fetches_.end() && it->second.text == a.text) fetches_.erase(it);
     }
+    full = to_store_.size() >= kStubsPerTransaction;
     again = !to_store_.empty();
     store_scheduled_ = again;
   }
   core_.notify(std::move(notes));
-  if (again) core_.tasks.post_to(core_.store_queue, [this] { store_batch(); });
+  // A full batch goes at once; fewer wait for more (a transaction, and its disk sync, for
+  // every few stubs that arrived during the last commit would cost more than the stubs).
+  if (full) {
+    core_.tasks.post_to(core_.store_queue, [this] { store_batch(); });
+  } else if (again) {
+    schedule_store_batch();
+  }
   pump_prefetch();  // the store queue has room again
+}
+
+void StubFetcher::schedule_store_batch() {
+  core_.tasks.post_after(kStoreDelay, [this] { core_.tasks.post_to(core_.store_queue, [this] { store_batch(); }); });
 }
 
 void StubFetcher::prefetch(const std::vector<std::uint64_t>& serials) {

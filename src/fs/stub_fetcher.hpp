@@ -76,6 +76,7 @@ class StubFetcher {
   void pump_prefetch();
   Executor::TimerId start_stall_timer(std::shared_ptr<std::atomic<bool>> answered, std::function<void()> expired);
   void store_batch();
+  void schedule_store_batch();  // after kStoreDelay
   bool room() const;            // mu_ held
   bool room_for_batch() const;  // mu_ held: a whole prefetch batch fits in the window
 

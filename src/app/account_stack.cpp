@@ -62,13 +62,14 @@ Result<void> start_and_first_contact(AccountStack& stack, const net::Account& ac
 
   const Error& error = result.error();
   if (retrying_cannot_fix(error.code)) return result;
-  const std::uint64_t cached = stack.filesystem->status().messages;
-  if (cached == 0) {
+  // A failed listing has installed the cached one already; a listing still under way has not.
+  if (auto installed = stack.filesystem->use_cached_listing(); !installed) return installed;
+  if (stack.filesystem->status().messages == 0) {
+    // Nothing shown: a cache that lists nothing (every message of one it lists may be hidden
+    // by a pending deletion, and the mount still has those to commit).
     auto listing = stack.cache->listing();
     if (!listing || listing->empty()) return result;
   }
-  // A failed listing has installed the cached one already; a listing still under way has not.
-  if (auto installed = stack.filesystem->use_cached_listing(); !installed) return installed;
   spdlog::warn("{}; serving the cached listing until the server can be reached", error.message);
   return {};
 }

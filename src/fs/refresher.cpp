@@ -20,7 +20,7 @@ std::function<bool(const MessageId&)> hidden_by(std::set<MessageId> ids) {
 
 Result<void> Refresher::use_cached() {
   std::lock_guard lock(install_mu_);
-  if (installed_.load()) return {};
+  if (installed_) return {};
   auto table = std::make_shared<MessageTable>();
   std::vector<std::uint64_t> serials;
   std::vector<InitialState> initial;
@@ -43,7 +43,7 @@ Result<void> Refresher::use_cached() {
   const auto installed = core_.names.install(std::move(table), std::move(serials), initial,
                                              hidden_by(deletions_.hidden_ids()), core_.tasks.clock().wall_seconds());
   restore_dir_mtime();
-  installed_.store(true);
+  installed_ = true;
   core_.notify(installed.notes);
   return {};
 }
@@ -94,7 +94,7 @@ void Refresher::fail(const Error& e) {
 // the cached listing itself is loaded only when the server cannot be listed (fail).
 Result<Namespace::Installed> Refresher::merge_and_install(const mailbox::Listing& table, std::int64_t now) {
   std::lock_guard install_lock(install_mu_);
-  const bool first = !installed_.load();
+  const bool first = !installed_;
   // A wholesale UIDL change (the server rebuilt its index) is a reset, not N new messages
   // and N deletions: start the cache over, keeping what is needed to delete again.
   bool renamed_all = false;
@@ -120,7 +120,7 @@ Result<Namespace::Installed> Refresher::merge_and_install(const mailbox::Listing
     // The directories' mtime as the last mount left it, moved on if mail came or went since.
     restore_dir_mtime();
     if (update->added > 0 || !update->removed_serials.empty()) core_.names.note_change(now);
-    installed_.store(true);
+    installed_ = true;
   }
   return installed;
 }

@@ -62,7 +62,7 @@ class Refresher {
   // The namespace holds a listing (cached or the server's); install_mu_ orders the first
   // install (use_cached may come from another thread than the listing).
   std::mutex install_mu_;
-  std::atomic<bool> installed_{false};
+  bool installed_ = false;  // install_mu_
   std::mutex mu_;
   bool in_flight_ = false;
   bool stopped_ = false;

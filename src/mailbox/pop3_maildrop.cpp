@@ -75,6 +75,15 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
     std::string text;
     std::vector<MessageId> gone;  // commit: absent ones, then those marked and committed
   };
+  static std::pair<Request, Call> top_call(MessageId id, std::uint32_t lines, TextDone done) {
+    Request request;
+    request.kind = RequestKind::top;
+    request.id = std::move(id);
+    request.lines = lines;
+    Call call;
+    call.text_done = std::move(done);
+    return {std::move(request), std::move(call)};
+  }
 
   // From any thread.
   void submit(Request request, Call call) {
@@ -431,12 +440,7 @@ void Pop3Maildrop::list(ListDone done, ListOptions options) {
 }
 
 void Pop3Maildrop::top(MessageId id, std::uint32_t lines, TextDone done) {
-  Request request;
-  request.kind = RequestKind::top;
-  request.id = std::move(id);
-  request.lines = lines;
-  Impl::Call call;
-  call.text_done = std::move(done);
+  auto [request, call] = Impl::top_call(std::move(id), lines, std::move(done));
   impl_->submit(std::move(request), std::move(call));
 }
 
@@ -445,13 +449,8 @@ void Pop3Maildrop::top_many(std::vector<MessageId> ids, std::uint32_t lines, Top
   std::vector<std::pair<Request, Impl::Call>> calls;
   calls.reserve(ids.size());
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    Request request;
-    request.kind = RequestKind::top;
-    request.id = std::move(ids[i]);
-    request.lines = lines;
-    Impl::Call call;
-    call.text_done = [shared, i](Result<std::string> text) { (*shared)(i, std::move(text)); };
-    calls.emplace_back(std::move(request), std::move(call));
+    calls.push_back(Impl::top_call(std::move(ids[i]), lines,
+                                   [shared, i](Result<std::string> text) { (*shared)(i, std::move(text)); }));
   }
   impl_->submit_many(std::move(calls));
 }

@@ -54,7 +54,7 @@ std::uint64_t read_u64_be(std::string_view bytes) {
 }
 
 std::string message_key(const MessageId& id) {
-  if (id.uidl.empty() || id.uidl.size() > kMaxUidlBytes) {
+  if (!keyable_uidl(id.uidl)) {
     throw StoreFailure(Errc::invalid_argument,
                        "UIDL of " + std::to_string(id.uidl.size()) + " bytes cannot be cached (1 to " +
                            std::to_string(kMaxUidlBytes) + " allowed)");

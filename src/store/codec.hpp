@@ -21,6 +21,8 @@ inline constexpr std::size_t kMaxUidlBytes = 400;
 std::string u64_be(std::uint64_t value);
 std::uint64_t read_u64_be(std::string_view bytes);  // throws StoreFailure unless 8 bytes
 
+// Whether message_key() takes this UIDL (1 to kMaxUidlBytes bytes).
+inline bool keyable_uidl(std::string_view uidl) { return !uidl.empty() && uidl.size() <= kMaxUidlBytes; }
 // Throws StoreFailure(invalid_argument) for an empty or over-long UIDL or occurrence 0.
 std::string message_key(const MessageId& id);
 MessageId decode_message_key(std::string_view key);  // throws StoreFailure(cache) if malformed

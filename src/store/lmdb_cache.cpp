@@ -252,7 +252,7 @@ Result<bool> LmdbCache::holds_none_of(const MessageTable& listed) {
       if (!lmdb::Cursor(txn, tables_.messages).first()) return false;
       std::string key;
       for (std::size_t row = 0; row < listed.size(); ++row) {
-        if (listed.uidl(row).empty() || listed.uidl(row).size() > codec::kMaxUidlBytes) continue;
+        if (!codec::keyable_uidl(listed.uidl(row))) continue;
         key = codec::message_key(listed.id(row));
         if (tables_.messages.get(txn, key)) return false;
       }
@@ -264,7 +264,7 @@ Result<bool> LmdbCache::holds_none_of(const MessageTable& listed) {
 Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::int64_t now, ListingStates states) {
   return guarded([&] {
     for (std::size_t row = 0; row < listed.size(); ++row) {  // what message_key() would refuse
-      if (listed.uidl(row).empty() || listed.uidl(row).size() > codec::kMaxUidlBytes) {
+      if (!codec::keyable_uidl(listed.uidl(row))) {
         (void)codec::message_key(listed.id(row));  // throws with the message
       }
     }

@@ -21,11 +21,7 @@ std::uint64_t MessageTable::hash(std::string_view uidl, std::uint32_t occurrence
 void MessageTable::reserve(std::size_t rows, std::size_t uidl_bytes) {
   rows_.reserve(rows);
   arena_.reserve(uidl_bytes);
-  if (slots_.size() < rows * 2 + 2) {
-    std::size_t capacity = 16;
-    while (capacity < rows * 2 + 2) capacity *= 2;
-    rebuild_index(capacity);
-  }
+  if (const std::size_t capacity = index_capacity_for(rows); slots_.size() < capacity) rebuild_index(capacity);
 }
 
 void MessageTable::shrink_to_fit() {
@@ -119,11 +115,14 @@ void MessageTable::insert_into_index(std::size_t row) {
   slots_[slot] = slot_value(row, h);
 }
 
-void MessageTable::grow_index() {
+// At most half full (open addressing slows down past that), a power of two.
+std::size_t MessageTable::index_capacity_for(std::size_t rows) noexcept {
   std::size_t capacity = 16;
-  while (capacity < rows_.size() * 2 + 2) capacity *= 2;
-  rebuild_index(capacity);
+  while (capacity < rows * 2 + 2) capacity *= 2;
+  return capacity;
 }
+
+void MessageTable::grow_index() { rebuild_index(index_capacity_for(rows_.size())); }
 
 void MessageTable::rebuild_index(std::size_t capacity) {
   slots_.assign(capacity, 0);

@@ -80,6 +80,7 @@ class MessageTable {
   };
   Probe probe_for(std::string_view uidl, std::uint32_t occurrence, std::uint64_t h) const;
   void insert_into_index(std::size_t row);
+  static std::size_t index_capacity_for(std::size_t rows) noexcept;
   void grow_index();
   void rebuild_index(std::size_t capacity);  // a power of two
 

@@ -142,18 +142,19 @@ void Refresher::listed(Result<mailbox::Listing> listing) {
     waiters_.clear();
   }
   stubs_.set_server_reachable(true);
-  if (!installed.notes.empty()) save_dir_mtime();
   core_.notify(installed.notes);
   // Held messages are shown once their body and stub are fetched; the rest of the stubs
   // come in the background so `ls -l` has its mtimes.
   stubs_.prefetch(installed.held);
   bodies_.fetch_held(installed.held);
   if (core_.options.prefetch_stubs) stubs_.prefetch_listing();
+  // The waiters (a mount waits for its first listing) first; the bookkeeping after them.
+  for (auto& w : waiters) w(Result<void>{});
+  if (!installed.notes.empty()) save_dir_mtime();
   (void)core_.cache.set_meta("last_refresh", std::to_string(now));
   // A big listing leaves megabytes of transient buffers behind (the old table, parse
   // buffers): give them back to the system rather than keep them as the daemon's RSS.
   if (table->size() > 10000) malloc_trim(0);
-  for (auto& w : waiters) w(Result<void>{});
 }
 
 void Refresher::save_dir_mtime() {

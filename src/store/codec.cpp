@@ -61,11 +61,16 @@ std::string message_key(const MessageId& id) {
   }
   if (id.occurrence == 0) throw StoreFailure(Errc::invalid_argument, "message occurrence 0 (they count from 1)");
   std::string key;
-  key.reserve(8 + id.uidl.size());
-  append_u32_be(key, static_cast<std::uint32_t>(id.uidl.size()));
-  key += id.uidl;
-  append_u32_be(key, id.occurrence);
+  message_key_into(id.uidl, id.occurrence, key);
   return key;
+}
+
+void message_key_into(std::string_view uidl, std::uint32_t occurrence, std::string& out) {
+  out.clear();
+  out.reserve(8 + uidl.size());
+  append_u32_be(out, static_cast<std::uint32_t>(uidl.size()));
+  out += uidl;
+  append_u32_be(out, occurrence);
 }
 
 MessageId decode_message_key(std::string_view key) {
@@ -112,6 +117,12 @@ std::string_view message_key_of_order_key(std::string_view order_key) {
 
 std::string encode_record(const MessageRecord& record) {
   std::string out;
+  encode_record_into(record, out);
+  return out;
+}
+
+void encode_record_into(const MessageRecord& record, std::string& out) {
+  out.clear();
   out.reserve(kRecordBytes);
   out.push_back(kRecordLayout);
   append_u64_be(out, record.serial);
@@ -127,7 +138,6 @@ std::string encode_record(const MessageRecord& record) {
   out.push_back(static_cast<char>(flags));
   append_u64_be(out, record.stub_size.value_or(0));
   out.push_back(static_cast<char>(record.mail_flags));
-  return out;
 }
 
 void decode_record_into(std::string_view value, MessageRecord& record) {

@@ -25,6 +25,9 @@ std::uint64_t read_u64_be(std::string_view bytes);  // throws StoreFailure unles
 inline bool keyable_uidl(std::string_view uidl) { return !uidl.empty() && uidl.size() <= kMaxUidlBytes; }
 // Throws StoreFailure(invalid_argument) for an empty or over-long UIDL or occurrence 0.
 std::string message_key(const MessageId& id);
+// message_key() into `out` (cleared first) from the UIDL's bytes: no MessageId, no allocation
+// once `out` has grown. The UIDL must be keyable and the occurrence at least 1.
+void message_key_into(std::string_view uidl, std::uint32_t occurrence, std::string& out);
 MessageId decode_message_key(std::string_view key);  // throws StoreFailure(cache) if malformed
 void decode_message_key_into(std::string_view key, MessageId& id);  // reuses id's buffer
 // The order of message_key(a) and message_key(b) as LMDB sorts them (<0, 0, >0), without
@@ -50,6 +53,7 @@ std::string order_key(std::uint64_t tick, std::string_view message_key);
 std::string_view message_key_of_order_key(std::string_view order_key);
 
 std::string encode_record(const MessageRecord& record);
+void encode_record_into(const MessageRecord& record, std::string& out);  // out cleared first
 // The id is not stored in the value (it is the key).
 MessageRecord decode_record(const MessageId& id, std::string_view value);
 void decode_record_into(std::string_view value, MessageRecord& record);  // all but the id

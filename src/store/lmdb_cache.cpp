@@ -271,30 +271,35 @@ Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::
     // The rows in the order of their message keys, the order of the messages table.
     std::vector<std::uint32_t> by_key(listed.size());
     for (std::size_t row = 0; row < by_key.size(); ++row) by_key[row] = static_cast<std::uint32_t>(row);
-    std::sort(by_key.begin(), by_key.end(), [&](std::uint32_t a, std::uint32_t b) {
+    const auto key_less = [&](std::uint32_t a, std::uint32_t b) {
       return codec::compare_message_keys(listed.uidl(a), listed.occurrence(a), listed.uidl(b),
                                          listed.occurrence(b)) < 0;
-    });
+    };
+    // Servers that number UIDLs in order (Dovecot: the UID in fixed-width hex) list them in
+    // key order already: one pass instead of a sort.
+    if (!std::is_sorted(by_key.begin(), by_key.end(), key_less)) std::sort(by_key.begin(), by_key.end(), key_less);
     std::vector<std::uint64_t> serials(listed.size(), 0);
     // Asked for: filled at the first cached record (a first mount has none: no states at all).
     std::vector<RecordState> row_states;
     bool cache_was_empty = false;
+    bool listing_appends = false;  // see below
     // Writes the records of new rows [at, end) of `rows` (in key order, so a B-tree that held
     // nothing is filled by appending), each with its listing entry and serial.
     auto insert_fresh = [&](const lmdb::Txn& txn, const std::vector<std::uint32_t>& rows, std::size_t at,
                             std::size_t end) {
       std::string key;
-      MessageRecord record;
+      std::string value;
+      MessageRecord record;  // its id is left empty: the key carries it
+      record.mtime = now;
+      record.first_seen = now;
       for (std::size_t i = at; i < end; ++i) {
         const std::uint32_t row = rows[i];
-        record.id = listed.id(row);
         record.serial = serials[row];
         record.list_size = listed.size_of(row);
-        record.mtime = now;
-        record.first_seen = now;
-        key = codec::message_key(record.id);
-        tables_.messages.put(txn, key, codec::encode_record(record), cache_was_empty ? MDB_APPEND : 0U);
-        tables_.listing.put(txn, codec::u64_be(record.serial), key);
+        codec::message_key_into(listed.uidl(row), listed.occurrence(row), key);
+        codec::encode_record_into(record, value);
+        tables_.messages.put(txn, key, value, cache_was_empty ? MDB_APPEND : 0U);
+        tables_.listing.put(txn, codec::u64_be(record.serial), key, listing_appends ? MDB_APPEND : 0U);
       }
     };
     auto [update, fresh] = write([&](const lmdb::Txn& txn) {  // the merge: read, then write what changed
@@ -363,6 +368,16 @@ Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::
         std::uint64_t next_serial = counter(txn, kNextInode);
         for (const auto row : server_order) serials[row] = next_serial++;
         set_counter(txn, kNextInode, next_serial);
+      }
+      // New serials come after every serial listed so far; if they also rise in key order
+      // (the server lists in key order), their listing entries are appended (full pages, no
+      // search). The table's last key is checked rather than assumed.
+      if (!new_rows.empty() &&
+          std::is_sorted(new_rows.begin(), new_rows.end(),
+                         [&](std::uint32_t a, std::uint32_t b) { return serials[a] < serials[b]; })) {
+        lmdb::Cursor cursor(txn, tables_.listing);
+        const auto last = cursor.last();
+        listing_appends = !last || codec::read_u64_be(last->key) < serials[new_rows.front()];
       }
       merged.added = new_rows.size();
       if (new_rows.size() <= kFreshPerTransaction) insert_fresh(txn, new_rows, 0, new_rows.size());

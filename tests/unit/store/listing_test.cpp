@@ -2,6 +2,7 @@
 // through reorders and reopens, batched stubs, and the migration from schema 1.
 
 #include <algorithm>
+#include <cstdio>
 
 #include "popfs/store/cache.hpp"
 #include "popfs/store/lmdb.hpp"
@@ -113,6 +114,42 @@ TEST(ListingMerge, AFirstListingOfManyMessagesIsWrittenInPartsAndComesOutWhole) 
   ASSERT_EQ(whole->size(), all.size());
   for (std::size_t i = 0; i < all.size(); i += 997) EXPECT_EQ((*whole)[i].id, all[i].id) << i;
   EXPECT_EQ(cache->record(mid("u123b"))->value().serial, kFirstSerial + 45001 + 123);
+}
+
+// Dovecot's UIDLs (the UID in fixed-width hex) come in key order: no sort, and the listing
+// entries are appended. A later listing that drops the last message and adds new ones
+// appends after the serials handed out before, the dropped one's included.
+TEST(ListingMerge, AListingInKeyOrderIsWrittenByAppendingAndComesOutWhole) {
+  TempDir tmp;
+  auto cache = open_cache(tmp.path() / "c");
+  ASSERT_NE(cache, nullptr);
+  const auto hex_uidl = [](int i) {
+    char text[16];
+    std::snprintf(text, sizeof text, "%08x", static_cast<unsigned>(i));
+    return std::string(text);
+  };
+  std::vector<testing::ListedMessage> all;
+  for (int i = 1; i <= 25000; ++i) all.push_back({mid(hex_uidl(i)), static_cast<std::uint64_t>(i)});
+  auto first = cache->apply_listing(testing::table_of(all), 5);
+  ASSERT_TRUE(first) << first.error().describe();
+  ASSERT_EQ(first->added, 25000u);
+  for (std::size_t i = 0; i < all.size(); ++i) ASSERT_EQ(first->serials[i], kFirstSerial + i) << i;
+
+  all.pop_back();
+  for (int i = 25001; i <= 25003; ++i) all.push_back({mid(hex_uidl(i)), 7});
+  auto next = cache->apply_listing(testing::table_of(all), 6);
+  ASSERT_TRUE(next) << next.error().describe();
+  EXPECT_EQ(next->added, 3u);
+  EXPECT_EQ(next->removed_serials, (std::vector<std::uint64_t>{kFirstSerial + 24999}));
+  EXPECT_EQ(next->serials.back(), kFirstSerial + 25002);
+  auto listing = cache->listing();
+  ASSERT_TRUE(listing);
+  ASSERT_EQ(listing->size(), all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    ASSERT_EQ((*listing)[i].id, all[i].id) << i;
+    ASSERT_EQ((*listing)[i].serial, next->serials[i]) << i;
+    ASSERT_EQ((*listing)[i].list_size, all[i].list_size) << i;
+  }
 }
 
 TEST(ListingMerge, AServerThatReordersKeepsItsOrderAcrossReopen) {

@@ -372,6 +372,7 @@ Result<ListingUpdate> LmdbCache::apply_listing(const MessageTable& listed, std::
       // New serials come after every serial listed so far; if they also rise in key order
       // (the server lists in key order), their listing entries are appended (full pages, no
       // search). The table's last key is checked rather than assumed.
+      listing_appends = false;  // this lambda runs again after a map growth
       if (!new_rows.empty() &&
           std::is_sorted(new_rows.begin(), new_rows.end(),
                          [&](std::uint32_t a, std::uint32_t b) { return serials[a] < serials[b]; })) {

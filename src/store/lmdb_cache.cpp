@@ -253,7 +253,7 @@ Result<bool> LmdbCache::holds_none_of(const MessageTable& listed) {
       std::string key;
       for (std::size_t row = 0; row < listed.size(); ++row) {
         if (!codec::keyable_uidl(listed.uidl(row))) continue;
-        key = codec::message_key(listed.id(row));
+        codec::message_key_into(listed.uidl(row), listed.occurrence(row), key);
         if (tables_.messages.get(txn, key)) return false;
       }
       return true;

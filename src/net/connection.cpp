@@ -317,7 +317,8 @@ asio::awaitable<Result<Connection::Answer>> Connection::roundtrip(const pop3::Co
                                           ? std::optional<std::uint64_t>(max_capa_bytes)
                                           : std::nullopt);
   if (!bytes) co_return std::move(bytes).error();
-  spdlog::debug("pop3 {} > {}", account_.display_name(), command.redacted());
+  if (spdlog::should_log(spdlog::level::debug))
+    spdlog::debug("pop3 {} > {}", account_.display_name(), command.redacted());
   auto written = co_await transport_->write(*bytes, account_.response_timeout);
   if (!written) co_return std::move(written).error();
   co_return co_await read_answer(sink);
@@ -540,7 +541,9 @@ asio::awaitable<void> Connection::pump() {
         });
         continue;
       }
-      spdlog::debug("pop3 {} > {}", account_.display_name(), request.command.redacted());
+      // Not formatted at all unless logged: this runs for every command of a 100,000-TOP pipeline.
+      if (spdlog::should_log(spdlog::level::debug))
+        spdlog::debug("pop3 {} > {}", account_.display_name(), request.command.redacted());
       batch_has_quit = batch_has_quit || is_quit;
       batch += *bytes;
       bytes_in_flight += bytes->size();

@@ -41,7 +41,12 @@ bool StubFetcher::room() const {
          to_store_bytes_ < kStoreQueueBytes;
 }
 
-void StubFetcher::fetch(std::uint64_t serial, Done done) {
+void StubFetcher::fetch(std::uint64_t serial, Done done) { fetch(serial, std::move(done), nullptr); }
+
+// For a page, `done` is empty: the page is counted down where a fetch under way ends, or
+// else by a `done` made here (the stub is gone, cached or arrived already).
+void StubFetcher::fetch(std::uint64_t serial, Done done, std::shared_ptr<PageWait> page) {
+  if (page) done = [this, page](const Result<std::string>&) { count_down(page); };
   const auto message = core_.names.message(serial);
   if (!message) {
     if (done) core_.tasks.post([done] { done(gone_error()); });
@@ -52,6 +57,8 @@ void StubFetcher::fetch(std::uint64_t serial, Done done) {
     if (auto it = fetches_.find(serial); it != fetches_.end()) {
       if (auto text = it->second.text) {  // arrived, being stored
         if (done) core_.tasks.post([done, text] { done(*text); });
+      } else if (page) {
+        it->second.pages.push_back(std::move(page));
       } else if (done) {
         it->second.waiters.push_back(std::move(done));
       }
@@ -59,7 +66,16 @@ void StubFetcher::fetch(std::uint64_t serial, Done done) {
     }
   }
   if (message->has_stub) return read_cached(serial, message->id, std::move(done));
+  if (page) return start(serial, *message, {}, std::move(page));
   start(serial, *message, std::move(done));
+}
+
+void StubFetcher::count_down(const std::shared_ptr<PageWait>& page) {
+  if (--page->left != 0 || page->answered.exchange(true)) return;
+  core_.tasks.post([this, page] {
+    core_.tasks.cancel(page->timer.load());
+    page->done();
+  });
 }
 
 void StubFetcher::read_cached(std::uint64_t serial, MessageId id, Done done) {
@@ -79,21 +95,23 @@ void StubFetcher::read_cached(std::uint64_t serial, MessageId id, Done done) {
   });
 }
 
-void StubFetcher::start(std::uint64_t serial, const Message& message, Done done) {
-  if (!begin(serial, message, std::move(done))) return;
+void StubFetcher::start(std::uint64_t serial, const Message& message, Done done, std::shared_ptr<PageWait> page) {
+  if (!begin(serial, message, std::move(done), std::move(page))) return;
   core_.maildrop.top(message.id, 0, [this, serial](Result<std::string> text) { answered(serial, std::move(text)); });
 }
 
 // The bookkeeping of a new TOP n 0: false if none is to be sent (one is under way, or TOP
 // cannot be asked: `done` then hears why).
-bool StubFetcher::begin(std::uint64_t serial, const Message& message, Done done) {
+bool StubFetcher::begin(std::uint64_t serial, const Message& message, Done done, std::shared_ptr<PageWait> page) {
   const bool no_top = core_.names.top_unsupported();
   std::lock_guard lock(mu_);
   if (auto it = fetches_.find(serial); it != fetches_.end()) {
     if (done) it->second.waiters.push_back(std::move(done));
+    if (page) it->second.pages.push_back(std::move(page));
     return false;
   }
   if (stopped_ || no_top) {
+    if (page) done = [this, page](const Result<std::string>&) { count_down(page); };
     if (done) {
       core_.tasks.post([done, stopped = stopped_] {
         done(stopped ? Error(Errc::cancelled, "popfs is shutting down")
@@ -105,6 +123,7 @@ bool StubFetcher::begin(std::uint64_t serial, const Message& message, Done done)
   Fetch& f = fetches_[serial];
   f.id = message.id;
   if (done) f.waiters.push_back(std::move(done));
+  if (page) f.pages.push_back(std::move(page));
   f.estimate = std::min(message.list_size, kStubEstimate);
   bytes_in_flight_ += f.estimate;
   return true;
@@ -133,6 +152,7 @@ void StubFetcher::arrived(std::uint64_t serial, Result<std::string> result, bool
     core_.notify(core_.names.learn_stub(serial, text->size(), lf, date));
   }
   std::vector<Done> waiters;
+  std::vector<std::shared_ptr<PageWait>> pages;
   bool schedule_store = false;
   bool store_now = false;
   {
@@ -140,6 +160,7 @@ void StubFetcher::arrived(std::uint64_t serial, Result<std::string> result, bool
     auto it = fetches_.find(serial);
     if (it != fetches_.end()) {
       waiters = std::move(it->second.waiters);
+      pages = std::move(it->second.pages);
       // Off the wire: the window has room for the next request at once.
       bytes_in_flight_ -= it->second.estimate;
       it->second.estimate = 0;
@@ -170,6 +191,7 @@ void StubFetcher::arrived(std::uint64_t serial, Result<std::string> result, bool
   } else if (result.error().code == Errc::unsupported) {
     core_.notify(core_.names.mark_top_unsupported());
   }
+  for (const auto& page : pages) count_down(page);
   if (!waiters.empty()) {
     auto answer = [waiters = std::move(waiters), text, result = std::move(result)]() mutable {
       for (auto& w : waiters) {
@@ -313,17 +335,9 @@ void StubFetcher::fetch_bounded(std::uint64_t serial, Done done, bool for_stub_f
 
 void StubFetcher::fetch_all_bounded(const std::vector<std::uint64_t>& serials, std::function<void()> done) {
   if (serials.empty() || !worth_waiting()) return core_.tasks.post(std::move(done));
-  auto answered = std::make_shared<std::atomic<bool>>(false);
-  auto timer = std::make_shared<std::atomic<Executor::TimerId>>(0);
-  auto left = std::make_shared<std::atomic<std::size_t>>(serials.size());
-  timer->store(start_stall_timer(answered, done));
-  for (const auto serial : serials) {
-    fetch(serial, [this, answered, timer, left, done](const Result<std::string>&) {
-      if (--*left != 0 || answered->exchange(true)) return;
-      core_.tasks.cancel(timer->load());
-      done();
-    });
-  }
+  auto page = std::make_shared<PageWait>(serials.size(), done);
+  page->timer.store(start_stall_timer(std::shared_ptr<std::atomic<bool>>(page, &page->answered), std::move(done)));
+  for (const auto serial : serials) fetch(serial, {}, page);
 }
 
 // After stub_wait: unless answered meanwhile, the server counts as stalled and `expired` runs.

@@ -54,9 +54,20 @@ class StubFetcher {
   void stop();
 
  private:
+  // A directory page waiting for its stubs: one count for all of them, taken down on the
+  // thread where each stub arrives; only the page's end goes to the executor (not a task,
+  // and a wake-up of a core thread, per stub).
+  struct PageWait {
+    explicit PageWait(std::size_t stubs, std::function<void()> then) : left(stubs), done(std::move(then)) {}
+    std::atomic<std::size_t> left;
+    std::atomic<bool> answered{false};  // done ran, or the stall timer's turn came
+    std::atomic<Executor::TimerId> timer{0};
+    std::function<void()> done;
+  };
   struct Fetch {
     MessageId id;
     std::vector<Done> waiters;
+    std::vector<std::shared_ptr<PageWait>> pages;
     std::shared_ptr<const std::string> text;  // arrived, waiting to be stored
     std::uint64_t estimate = 0;               // bytes counted against the window
   };
@@ -67,8 +78,10 @@ class StubFetcher {
     std::optional<std::int64_t> date;
   };
 
-  void start(std::uint64_t serial, const Message& message, Done done);
-  bool begin(std::uint64_t serial, const Message& message, Done done);
+  void fetch(std::uint64_t serial, Done done, std::shared_ptr<PageWait> page);
+  void start(std::uint64_t serial, const Message& message, Done done, std::shared_ptr<PageWait> page = {});
+  bool begin(std::uint64_t serial, const Message& message, Done done, std::shared_ptr<PageWait> page = {});
+  void count_down(const std::shared_ptr<PageWait>& page);
   void answered(std::uint64_t serial, Result<std::string> text);
   // on_executor: false on the maildrop's thread (waiters are then answered from the executor).
   void arrived(std::uint64_t serial, Result<std::string> result, bool on_executor);

@@ -342,5 +342,53 @@ TEST_F(FsTest, DirectoryPagesWaitForTheirStubsOnlyWhileLookupsDo) {
   }
 }
 
+// A page whose stubs are already being fetched sends no TOP of its own and is answered once,
+// when the last of them arrives (it is counted down where each stub arrives).
+TEST_F(FsTest, APageWaitsForStubsAlreadyOnTheWireAndIsAnsweredOnceByTheLast) {
+  const std::string date = "Mon, 2 Jan 2006 15:04:05 -0700";
+  for (const std::string uidl : {"a", "b", "c", "d"}) maildrop.add(uidl, make_message(uidl, date, 3));
+  fs::FsOptions o;
+  o.prefetch_stubs = false;
+  o.stub_wait = std::chrono::seconds(30);
+  start_fs(o);
+  std::optional<Result<std::shared_ptr<const fs::DirSnapshot>>> snapshot;
+  filesystem->open_directory(fs::kRootInode, [&](auto r) { snapshot.emplace(std::move(r)); });
+  ASSERT_TRUE(settle_until([&] { return snapshot.has_value(); }));
+  ASSERT_TRUE(snapshot->ok());
+  ASSERT_TRUE(attr_of([&](auto done) { filesystem->lookup(fs::kRootInode, "a.eml", done); }).ok());  // lookups wait now
+  maildrop.hold_tops(true);
+  int lookups_answered = 0;
+  for (const std::string name : {"b.eml", "c.eml", "d.eml"}) {
+    filesystem->lookup(fs::kRootInode, name, [&](Result<fs::Attr> r) { lookups_answered += r.ok() ? 1 : 0; });
+  }
+  settle();
+  ASSERT_EQ(maildrop.top_calls(), 4);
+  int pages_answered = 0;
+  std::vector<fs::DirItem> items;
+  filesystem->read_directory_plus(**snapshot, 0, 100, [&](std::vector<fs::DirItem> got) {
+    ++pages_answered;
+    items = std::move(got);
+  });
+  settle();
+  EXPECT_EQ(pages_answered, 0) << "the page waits for b, c and d";
+  maildrop.hold_tops(false);
+  settle();
+  EXPECT_EQ(pages_answered, 1);
+  EXPECT_EQ(lookups_answered, 3);
+  EXPECT_EQ(maildrop.top_calls(), 4) << "no second TOP for a stub already asked for";
+  std::size_t files = 0;
+  for (const auto& item : items) {
+    if (item.entry.is_dir) continue;
+    ++files;
+    ASSERT_TRUE(item.attr.has_value()) << item.entry.name;
+    EXPECT_FALSE(item.attr->awaiting_stub) << item.entry.name;
+    EXPECT_EQ(item.attr->mtime, 1136239445) << item.entry.name;
+  }
+  EXPECT_EQ(files, 4u);
+  // The stall timer of the page is gone with it: a later wait of the clock answers nothing twice.
+  settle_until([] { return false; }, std::chrono::seconds(40));
+  EXPECT_EQ(pages_answered, 1);
+}
+
 }  // namespace
 }  // namespace popfs::test

@@ -437,7 +437,8 @@ void Filesystem::read_directory_plus(std::shared_ptr<const DirSnapshot> snapshot
   auto& d = *impl_;
   auto items = read_directory(*snapshot, offset, max);
   std::vector<std::uint64_t> pending;
-  if (!snapshot->parts && d.statting_now()) {
+  if (!snapshot->parts && d.statting_now()) snapshot->statted.store(true);
+  if (!snapshot->parts && snapshot->statted.load()) {
     for (const auto& item : items) {
       if (!item.attr || !item.attr->awaiting_stub) continue;
       if (auto serial = d.names.stub_pending(item.entry.ino)) pending.push_back(*serial);

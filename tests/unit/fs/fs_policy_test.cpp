@@ -342,6 +342,57 @@ TEST_F(FsTest, DirectoryPagesWaitForTheirStubsOnlyWhileLookupsDo) {
   }
 }
 
+// ls -l: once a page of an open directory was read while lookups waited for stubs, every
+// later page of it waits for its stubs, though no lookup waits any more (its pages carry
+// the attributes): the signal that a program stats what it lists lasts a second, and a
+// directory of 100,000 takes longer than that to list.
+TEST_F(FsTest, AStattedDirectoryKeepsWaitingForStubsPageAfterPage) {
+  const std::string date = "Mon, 2 Jan 2006 15:04:05 -0700";
+  for (const std::string uidl : {"a", "b", "c", "d", "e"}) maildrop.add(uidl, make_message(uidl, date, 3));
+  fs::FsOptions o;
+  o.prefetch_stubs = false;
+  start_fs(o);
+  auto open = [&] {
+    std::optional<Result<std::shared_ptr<const fs::DirSnapshot>>> snapshot;
+    filesystem->open_directory(fs::kRootInode, [&](auto r) { snapshot.emplace(std::move(r)); });
+    EXPECT_TRUE(settle_until([&] { return snapshot.has_value(); }));
+    return snapshot->value();
+  };
+  auto page = [&](const std::shared_ptr<const fs::DirSnapshot>& snapshot, std::uint64_t offset, std::size_t max) {
+    std::optional<std::vector<fs::DirItem>> items;
+    filesystem->read_directory_plus(snapshot, offset, max, [&](std::vector<fs::DirItem> got) { items = std::move(got); });
+    EXPECT_TRUE(settle_until([&] { return items.has_value(); }));
+    return items.value_or(std::vector<fs::DirItem>{});
+  };
+  auto awaiting = [](const std::vector<fs::DirItem>& items) {
+    std::size_t n = 0;
+    for (const auto& item : items) n += item.attr && item.attr->awaiting_stub ? std::size_t{1} : std::size_t{0};
+    return n;
+  };
+  const auto listed = open();
+  // The first page ends with b.eml (after ".", ".." and the directories).
+  std::size_t first_page = 0;
+  for (const auto& item : filesystem->read_directory(*listed, 0, 100)) {
+    ++first_page;
+    if (item.entry.name == "b.eml") break;
+  }
+  ASSERT_TRUE(attr_of([&](auto done) { filesystem->lookup(fs::kRootInode, "a.eml", done); }).ok());
+  // b's stub is waited for, and this open directory counts as statted.
+  const auto first = page(listed, 0, first_page);
+  ASSERT_EQ(first.back().entry.name, "b.eml");
+  EXPECT_EQ(awaiting(first), 0u);
+  EXPECT_EQ(maildrop.top_calls(), 2);
+  executor.manual_clock().advance(std::chrono::seconds(5));  // no lookup has waited since
+  EXPECT_EQ(awaiting(page(listed, first.back().next_offset, 100)), 0u) << "c, d and e with their attributes";
+  EXPECT_EQ(maildrop.top_calls(), 5);
+  // Another open directory that nobody statted lately lists without waiting.
+  maildrop.add("f", make_message("f", date, 3));
+  refresh_now();
+  const auto fresh = open();
+  EXPECT_EQ(awaiting(page(fresh, 0, 100)), 1u) << "f";
+  EXPECT_EQ(maildrop.top_calls(), 5);
+}
+
 // A page whose stubs are already being fetched sends no TOP of its own and is answered once,
 // when the last of them arrives (it is counted down where each stub arrives).
 TEST_F(FsTest, APageWaitsForStubsAlreadyOnTheWireAndIsAnsweredOnceByTheLast) {

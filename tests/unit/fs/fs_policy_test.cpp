@@ -301,39 +301,51 @@ TEST_F(FsTest, ASlowDiskSlowsTheDownloadInsteadOfFillingMemory) {
 namespace popfs::test {
 namespace {
 
+// Directory pages as the kernel's READDIRPLUS reads them (Filesystem::read_directory_plus).
+class DirPageTest : public FsTest {
+ protected:
+  std::shared_ptr<const fs::DirSnapshot> open_root() {
+    std::optional<Result<std::shared_ptr<const fs::DirSnapshot>>> snapshot;
+    filesystem->open_directory(fs::kRootInode, [&](auto r) { snapshot.emplace(std::move(r)); });
+    EXPECT_TRUE(settle_until([&] { return snapshot.has_value(); }));
+    EXPECT_TRUE(snapshot && snapshot->ok());
+    return snapshot && snapshot->ok() ? snapshot->value() : nullptr;
+  }
+  std::vector<fs::DirItem> page(const std::shared_ptr<const fs::DirSnapshot>& snapshot, std::uint64_t offset,
+                                std::size_t max) {
+    std::optional<std::vector<fs::DirItem>> items;
+    filesystem->read_directory_plus(snapshot, offset, max, [&](std::vector<fs::DirItem> got) { items = std::move(got); });
+    EXPECT_TRUE(settle_until([&] { return items.has_value(); }));
+    return items.value_or(std::vector<fs::DirItem>{});
+  }
+  // Entries given without attributes because their lookup would wait for a stub.
+  static std::size_t awaiting(const std::vector<fs::DirItem>& items) {
+    std::size_t n = 0;
+    for (const auto& item : items) n += item.attr && item.attr->awaiting_stub ? std::size_t{1} : std::size_t{0};
+    return n;
+  }
+};
+
 // readdirplus (Filesystem::read_directory_plus): a plain `ls` after the mount never waits for
 // header stubs; once kernel lookups wait for stubs (ls -l statting what it lists), a page
 // waits for its entries' stubs and carries their attributes, sparing a lookup per entry.
-TEST_F(FsTest, DirectoryPagesWaitForTheirStubsOnlyWhileLookupsDo) {
+TEST_F(DirPageTest, DirectoryPagesWaitForTheirStubsOnlyWhileLookupsDo) {
   const std::string date = "Mon, 2 Jan 2006 15:04:05 -0700";
   for (const std::string uidl : {"a", "b", "c", "d"}) maildrop.add(uidl, make_message(uidl, date, 3));
   fs::FsOptions o;
   o.prefetch_stubs = false;
   start_fs(o);
-  std::optional<Result<std::shared_ptr<const fs::DirSnapshot>>> snapshot;
-  filesystem->open_directory(fs::kRootInode, [&](auto r) { snapshot.emplace(std::move(r)); });
-  ASSERT_TRUE(settle_until([&] { return snapshot.has_value(); }));
-  ASSERT_TRUE(snapshot->ok());
-  auto page = [&](std::uint64_t offset, std::size_t max) {
-    std::optional<std::vector<fs::DirItem>> items;
-    filesystem->read_directory_plus(**snapshot, offset, max, [&](std::vector<fs::DirItem> got) { items = std::move(got); });
-    EXPECT_TRUE(settle_until([&] { return items.has_value(); }));
-    return items.value_or(std::vector<fs::DirItem>{});
-  };
-  auto awaiting = [](const std::vector<fs::DirItem>& items) {
-    std::size_t n = 0;
-    for (const auto& item : items) n += item.attr && item.attr->awaiting_stub ? std::size_t{1} : std::size_t{0};
-    return n;
-  };
+  const auto root = open_root();
+  ASSERT_TRUE(root);
   // `ls`: the whole directory at once, no header fetched.
-  EXPECT_EQ(awaiting(page(0, 100)), 4u);
+  EXPECT_EQ(awaiting(page(root, 0, 100)), 4u);
   EXPECT_EQ(maildrop.top_calls(), 0);
   // `ls -l`: the kernel looks up what the page left without attributes; the lookup waits.
   auto a = attr_of([&](auto done) { filesystem->lookup(fs::kRootInode, "a.eml", done); });
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(maildrop.top_calls(), 1);
   // The next page waits for the stubs of its entries (b, c, d), then gives them all.
-  const auto rest = page(0, 100);
+  const auto rest = page(root, 0, 100);
   EXPECT_EQ(awaiting(rest), 0u);
   EXPECT_EQ(maildrop.top_calls(), 4);
   for (const auto& item : rest) {
@@ -346,30 +358,14 @@ TEST_F(FsTest, DirectoryPagesWaitForTheirStubsOnlyWhileLookupsDo) {
 // later page of it waits for its stubs, though no lookup waits any more (its pages carry
 // the attributes): the signal that a program stats what it lists lasts a second, and a
 // directory of 100,000 takes longer than that to list.
-TEST_F(FsTest, AStattedDirectoryKeepsWaitingForStubsPageAfterPage) {
+TEST_F(DirPageTest, AStattedDirectoryKeepsWaitingForStubsPageAfterPage) {
   const std::string date = "Mon, 2 Jan 2006 15:04:05 -0700";
   for (const std::string uidl : {"a", "b", "c", "d", "e"}) maildrop.add(uidl, make_message(uidl, date, 3));
   fs::FsOptions o;
   o.prefetch_stubs = false;
   start_fs(o);
-  auto open = [&] {
-    std::optional<Result<std::shared_ptr<const fs::DirSnapshot>>> snapshot;
-    filesystem->open_directory(fs::kRootInode, [&](auto r) { snapshot.emplace(std::move(r)); });
-    EXPECT_TRUE(settle_until([&] { return snapshot.has_value(); }));
-    return snapshot->value();
-  };
-  auto page = [&](const std::shared_ptr<const fs::DirSnapshot>& snapshot, std::uint64_t offset, std::size_t max) {
-    std::optional<std::vector<fs::DirItem>> items;
-    filesystem->read_directory_plus(snapshot, offset, max, [&](std::vector<fs::DirItem> got) { items = std::move(got); });
-    EXPECT_TRUE(settle_until([&] { return items.has_value(); }));
-    return items.value_or(std::vector<fs::DirItem>{});
-  };
-  auto awaiting = [](const std::vector<fs::DirItem>& items) {
-    std::size_t n = 0;
-    for (const auto& item : items) n += item.attr && item.attr->awaiting_stub ? std::size_t{1} : std::size_t{0};
-    return n;
-  };
-  const auto listed = open();
+  const auto listed = open_root();
+  ASSERT_TRUE(listed);
   // The first page ends with b.eml (after ".", ".." and the directories).
   std::size_t first_page = 0;
   for (const auto& item : filesystem->read_directory(*listed, 0, 100)) {
@@ -388,24 +384,22 @@ TEST_F(FsTest, AStattedDirectoryKeepsWaitingForStubsPageAfterPage) {
   // Another open directory that nobody statted lately lists without waiting.
   maildrop.add("f", make_message("f", date, 3));
   refresh_now();
-  const auto fresh = open();
+  const auto fresh = open_root();
   EXPECT_EQ(awaiting(page(fresh, 0, 100)), 1u) << "f";
   EXPECT_EQ(maildrop.top_calls(), 5);
 }
 
 // A page whose stubs are already being fetched sends no TOP of its own and is answered once,
 // when the last of them arrives (it is counted down where each stub arrives).
-TEST_F(FsTest, APageWaitsForStubsAlreadyOnTheWireAndIsAnsweredOnceByTheLast) {
+TEST_F(DirPageTest, APageWaitsForStubsAlreadyOnTheWireAndIsAnsweredOnceByTheLast) {
   const std::string date = "Mon, 2 Jan 2006 15:04:05 -0700";
   for (const std::string uidl : {"a", "b", "c", "d"}) maildrop.add(uidl, make_message(uidl, date, 3));
   fs::FsOptions o;
   o.prefetch_stubs = false;
   o.stub_wait = std::chrono::seconds(30);
   start_fs(o);
-  std::optional<Result<std::shared_ptr<const fs::DirSnapshot>>> snapshot;
-  filesystem->open_directory(fs::kRootInode, [&](auto r) { snapshot.emplace(std::move(r)); });
-  ASSERT_TRUE(settle_until([&] { return snapshot.has_value(); }));
-  ASSERT_TRUE(snapshot->ok());
+  const auto root = open_root();
+  ASSERT_TRUE(root);
   ASSERT_TRUE(attr_of([&](auto done) { filesystem->lookup(fs::kRootInode, "a.eml", done); }).ok());  // lookups wait now
   maildrop.hold_tops(true);
   int lookups_answered = 0;
@@ -416,7 +410,7 @@ TEST_F(FsTest, APageWaitsForStubsAlreadyOnTheWireAndIsAnsweredOnceByTheLast) {
   ASSERT_EQ(maildrop.top_calls(), 4);
   int pages_answered = 0;
   std::vector<fs::DirItem> items;
-  filesystem->read_directory_plus(**snapshot, 0, 100, [&](std::vector<fs::DirItem> got) {
+  filesystem->read_directory_plus(root, 0, 100, [&](std::vector<fs::DirItem> got) {
     ++pages_answered;
     items = std::move(got);
   });

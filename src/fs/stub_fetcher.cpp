@@ -46,7 +46,7 @@ void StubFetcher::fetch(std::uint64_t serial, Done done) { fetch(serial, std::mo
 // For a page, `done` is empty: the page is counted down where a fetch under way ends, or
 // else by a `done` made here (the stub is gone, cached or arrived already).
 void StubFetcher::fetch(std::uint64_t serial, Done done, std::shared_ptr<PageWait> page) {
-  if (page) done = [this, page](const Result<std::string>&) { count_down(page); };
+  if (page) done = counting(page);
   const auto message = core_.names.message(serial);
   if (!message) {
     if (done) core_.tasks.post([done] { done(gone_error()); });
@@ -68,6 +68,10 @@ void StubFetcher::fetch(std::uint64_t serial, Done done, std::shared_ptr<PageWai
   if (message->has_stub) return read_cached(serial, message->id, std::move(done));
   if (page) return start(serial, *message, {}, std::move(page));
   start(serial, *message, std::move(done));
+}
+
+StubFetcher::Done StubFetcher::counting(std::shared_ptr<PageWait> page) {
+  return [this, page = std::move(page)](const Result<std::string>&) { count_down(page); };
 }
 
 void StubFetcher::count_down(const std::shared_ptr<PageWait>& page) {
@@ -111,7 +115,7 @@ bool StubFetcher::begin(std::uint64_t serial, const Message& message, Done done,
     return false;
   }
   if (stopped_ || no_top) {
-    if (page) done = [this, page](const Result<std::string>&) { count_down(page); };
+    if (page) done = counting(std::move(page));
     if (done) {
       core_.tasks.post([done, stopped = stopped_] {
         done(stopped ? Error(Errc::cancelled, "popfs is shutting down")

@@ -229,7 +229,7 @@ void StubFetcher::store_batch() {
   if (batch.empty()) return;
   std::vector<store::StubWrite> writes;
   writes.reserve(batch.size());
-  for (const auto& a : batch) writes.push_back(store::StubWrite{a.id, *a.text, a.date});
+  for (auto& a : batch) writes.push_back(store::StubWrite{std::move(a.id), *a.text, a.date});
   auto stored = core_.cache.put_stubs(writes);
   Notes notes;
   for (std::size_t i = 0; i < batch.size(); ++i) {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <numeric>
 #include <vector>
 
 #include "codec.hpp"
@@ -450,15 +451,33 @@ Result<void> LmdbCache::put_stub(const MessageId& id, std::string_view stub,
 
 Result<std::vector<bool>> LmdbCache::put_stubs(const std::vector<StubWrite>& stubs) {
   return guarded([&] {
-    std::vector<std::string> keys;
-    keys.reserve(stubs.size());
-    for (const auto& s : stubs) keys.push_back(codec::message_key(s.id));
+    std::vector<std::string> keys(stubs.size());
+    for (std::size_t i = 0; i < stubs.size(); ++i) codec::message_key_into(stubs[i].id.uidl, stubs[i].id.occurrence, keys[i]);
+    // Written in key order. Stubs arrive in listing order, which is key order for servers
+    // whose UIDLs sort (Dovecot's do): a batch above every stored key is then appended
+    // (MDB_APPEND: no search, and full pages rather than pages split in the middle).
+    std::vector<std::size_t> order(stubs.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    const auto by_key = [&](std::size_t a, std::size_t b) { return keys[a] < keys[b]; };
+    if (!std::is_sorted(order.begin(), order.end(), by_key)) std::stable_sort(order.begin(), order.end(), by_key);
     return write([&](const lmdb::Txn& txn) {
       std::vector<bool> stored(stubs.size(), false);
-      for (std::size_t i = 0; i < stubs.size(); ++i) {
-        auto record = load_record(txn, keys[i]);
-        if (!record) continue;
-        store_stub(txn, keys[i], *record, stubs[i].text, stubs[i].date_mtime);
+      bool append = false;
+      if (!order.empty()) {
+        lmdb::Cursor cursor(txn, tables_.stubs);
+        const auto last = cursor.last();
+        append = !last || last->key < keys[order.front()];
+      }
+      MessageRecord record;
+      const std::string* previous = nullptr;
+      for (const std::size_t i : order) {
+        const auto current = tables_.messages.get(txn, keys[i]);
+        if (!current) continue;
+        codec::decode_record_into(*current, record);
+        // The same key twice in a batch: the second one replaces the first, in place.
+        const bool above = previous == nullptr || *previous < keys[i];
+        store_stub(txn, keys[i], record, stubs[i].text, stubs[i].date_mtime, append && above ? MDB_APPEND : 0U);
+        previous = &keys[i];
         stored[i] = true;
       }
       return stored;
@@ -469,8 +488,8 @@ Result<std::vector<bool>> LmdbCache::put_stubs(const std::vector<StubWrite>& stu
 }
 
 void LmdbCache::store_stub(const lmdb::Txn& txn, const std::string& key, MessageRecord& record,
-                           std::string_view stub, std::optional<std::int64_t> date_mtime) const {
-  tables_.stubs.put(txn, key, stub);
+                           std::string_view stub, std::optional<std::int64_t> date_mtime, unsigned put_flags) const {
+  tables_.stubs.put(txn, key, stub, put_flags);
   record.has_stub = true;
   record.stub_size = stub.size();
   if (date_mtime) record.mtime = *date_mtime;

@@ -120,8 +120,9 @@ class LmdbCache final : public Cache {
   std::uint64_t counter(const lmdb::Txn& txn, std::string_view name) const;
   void set_counter(const lmdb::Txn& txn, std::string_view name, std::uint64_t value) const;
   void purge_message(const lmdb::Txn& txn, const std::string& key) const;
+  // put_flags: MDB_APPEND when the key is above every stored stub's.
   void store_stub(const lmdb::Txn& txn, const std::string& key, MessageRecord& record, std::string_view stub,
-                  std::optional<std::int64_t> date_mtime) const;
+                  std::optional<std::int64_t> date_mtime, unsigned put_flags = 0) const;
   // Deletes the chunks and LRU entries of a stored body and updates record and byte count.
   void drop_body(const lmdb::Txn& txn, const std::string& key, MessageRecord& record) const;
   void delete_chunks(const lmdb::Txn& txn, const std::string& key, std::uint64_t generation) const;

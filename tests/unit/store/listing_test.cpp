@@ -206,6 +206,75 @@ TEST(Stubs, ABatchIsStoredInOneGoAndUnlistedOnesAreLeftOut) {
   EXPECT_EQ(cache->record(mid("b"))->value().mtime, 1);
 }
 
+// Batches out of key order, below keys already stored, with an id twice or unlisted: every
+// listed stub is stored whole, the last of two wins.
+TEST(Stubs, BatchesInAnyKeyOrderAreStoredWhole) {
+  TempDir tmp;
+  auto cache = open_cache(tmp.path() / "c");
+  ASSERT_NE(cache, nullptr);
+  ASSERT_TRUE(cache->apply_listing(listed({{mid("a"), 1}, {mid("b"), 1}, {mid("c"), 1}, {mid("d"), 1}, {mid("e"), 1}}), 1));
+  const auto text = [](const std::string& uidl, int version) { return "Subject: " + uidl + std::to_string(version) + "\r\n\r\n"; };
+  const std::string d = text("d", 1), e = text("e", 1), c = text("c", 1);
+  auto first = cache->put_stubs({{mid("e"), e, std::nullopt}, {mid("c"), c, std::nullopt}, {mid("d"), d, 40}});
+  ASSERT_TRUE(first) << first.error().describe();
+  EXPECT_EQ(*first, (std::vector<bool>{true, true, true}));
+  // Below the stored keys, one unlisted, one twice, one stored again.
+  const std::string b1 = text("b", 1), b2 = text("b", 2), a = text("a", 1), c2 = text("c", 2), z = text("z", 1);
+  auto second = cache->put_stubs({{mid("b"), b1, std::nullopt}, {mid("z"), z, std::nullopt}, {mid("a"), a, 10},
+                                  {mid("b"), b2, 20}, {mid("c"), c2, std::nullopt}});
+  ASSERT_TRUE(second) << second.error().describe();
+  EXPECT_EQ(*second, (std::vector<bool>{true, false, true, true, true}));
+  const std::vector<std::pair<std::string, std::string>> expected = {{"a", a}, {"b", b2}, {"c", c2}, {"d", d}, {"e", e}};
+  for (const auto& [uidl, stub] : expected) {
+    EXPECT_EQ(cache->stub(mid(uidl))->value_or("(none)"), stub) << uidl;
+    const auto record = cache->record(mid(uidl))->value();
+    EXPECT_TRUE(record.has_stub) << uidl;
+    EXPECT_EQ(record.stub_size, stub.size()) << uidl;
+  }
+  EXPECT_EQ(cache->record(mid("a"))->value().mtime, 10);
+  EXPECT_EQ(cache->record(mid("b"))->value().mtime, 20);
+  EXPECT_EQ(cache->record(mid("d"))->value().mtime, 40);
+  EXPECT_EQ(cache->record(mid("e"))->value().mtime, 1);
+  EXPECT_FALSE(cache->stub(mid("z"))->has_value());
+}
+
+// Stubs that arrive in key order (Dovecot's UIDLs sort) fill the cache's pages rather than
+// leaving them part empty after each split in the middle: the cache on disk is what the
+// stubs need.
+TEST(Stubs, StubsInKeyOrderFillTheirPages) {
+  TempDir tmp;
+  constexpr int kMessages = 3000;
+  constexpr std::size_t kStubBytes = 600;
+  {
+    auto cache = open_cache(tmp.path() / "c");
+    ASSERT_NE(cache, nullptr);
+    std::vector<testing::ListedMessage> rows;
+    char uidl[32];
+    for (int i = 0; i < kMessages; ++i) {
+      std::snprintf(uidl, sizeof uidl, "%016x", i);
+      rows.push_back({mid(uidl), 1000});
+    }
+    ASSERT_TRUE(cache->apply_listing(table_of(rows), 1));
+    const std::string stub(kStubBytes, 'h');
+    for (int start = 0; start < kMessages; start += 256) {
+      std::vector<StubWrite> batch;
+      for (int i = start; i < std::min(kMessages, start + 256); ++i) batch.push_back({rows[static_cast<std::size_t>(i)].id, stub, std::nullopt});
+      auto stored = cache->put_stubs(batch);
+      ASSERT_TRUE(stored) << stored.error().describe();
+    }
+  }
+  auto env = lmdb::Env::open(tmp.path() / "c", {});
+  auto txn = lmdb::Txn::begin(env, MDB_RDONLY);
+  auto stubs = lmdb::Dbi::open(txn, "stubs", 0);
+  MDB_stat stat{};
+  ASSERT_EQ(mdb_stat(txn.get(), stubs.handle(), &stat), MDB_SUCCESS);
+  ASSERT_EQ(stat.ms_entries, static_cast<std::size_t>(kMessages));
+  // Each entry is its stub, a 24-byte key and an 8-byte node header, plus a 2-byte pointer.
+  const std::size_t per_page = (stat.ms_psize - 16) / (kStubBytes + 24 + 8 + 2);
+  const std::size_t fewest = (kMessages + per_page - 1) / per_page;
+  EXPECT_LE(stat.ms_leaf_pages, fewest + fewest / 10) << "at least " << fewest << " pages; splits in the middle leave pages part empty";
+}
+
 // A schema 1 cache as popfs 0.1 wrote it: the listing keyed by position, records of layout 1.
 void write_schema1_cache(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);

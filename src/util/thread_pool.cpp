@@ -35,10 +35,11 @@ Executor::TimerId ThreadPool::post_at(Clock::time_point when, Task task) {
     std::lock_guard lock(mu_);
     if (stopping_) return 0;
     id = next_timer_++;
-    timers_.emplace(when, std::make_pair(id, std::move(task)));
+    const auto timer = timers_.emplace(when, std::make_pair(id, std::move(task)));
     timer_times_.emplace(id, when);
-    // The earliest deadline may have changed: every idle thread re-evaluates its wait.
-    cv_.notify_all();
+    // Only a new earliest deadline changes what an idle thread waits for; one thread waking
+    // to wait for it is enough (a timer per directory page must not wake the whole pool).
+    if (timer == timers_.begin()) cv_.notify_one();
   }
   return id;
 }

@@ -44,18 +44,21 @@ bool StubFetcher::room() const {
 void StubFetcher::fetch(std::uint64_t serial, Done done) { fetch(serial, std::move(done), nullptr); }
 
 // For a page, `done` is empty: the page is counted down where a fetch under way ends, or
-// else by a `done` made here (the stub is gone, cached or arrived already).
+// here, on the caller's thread, when there is nothing to wait for (the stub is gone, cached
+// or arrived already): no task per stub, only the page's end is posted.
 void StubFetcher::fetch(std::uint64_t serial, Done done, std::shared_ptr<PageWait> page) {
-  if (page) done = counting(page);
   const auto message = core_.names.message(serial);
   if (!message) {
+    if (page) return count_down(page);
     if (done) core_.tasks.post([done] { done(gone_error()); });
     return;
   }
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (auto it = fetches_.find(serial); it != fetches_.end()) {
       if (auto text = it->second.text) {  // arrived, being stored
+        lock.unlock();
+        if (page) return count_down(page);
         if (done) core_.tasks.post([done, text] { done(*text); });
       } else if (page) {
         it->second.pages.push_back(std::move(page));
@@ -65,7 +68,10 @@ void StubFetcher::fetch(std::uint64_t serial, Done done, std::shared_ptr<PageWai
       return;
     }
   }
-  if (message->has_stub) return read_cached(serial, message->id, std::move(done));
+  if (message->has_stub) {
+    if (page) return count_down(page);  // its size is known: the page needs no text
+    return read_cached(serial, message->id, std::move(done));
+  }
   if (page) return start(serial, *message, {}, std::move(page));
   start(serial, *message, std::move(done));
 }

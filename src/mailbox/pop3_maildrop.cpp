@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <deque>
 #include <future>
 #include <map>
 #include <mutex>
@@ -100,7 +101,7 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
 
   void take(Request request, Call call) {
     const RequestId id = next_request_++;
-    calls_.emplace(id, std::move(call));
+    calls_.emplace_back(std::move(call));
     check_idle_session();
     run(scheduler_.submit(id, std::move(request), now()));
   }
@@ -138,6 +139,7 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   Clock::time_point now() const { return executor_.clock().now(); }
+  Call& call(RequestId request) { return calls_.at(request - first_call_).value(); }
 
   // A server that hung up an idle session: tell the scheduler before new work is placed.
   void check_idle_session() {
@@ -237,12 +239,12 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
         c->fetch_text(pop3::Command::top(a.number, a.lines),
                       [self = shared_from_this(), session = a.session, request = a.request](Result<std::string> text) {
                         if (!text) return self->answered(session, request, std::move(text).error());
-                        self->calls_.at(request).text = std::move(*text);
+                        self->call(request).text = std::move(*text);
                         self->answered(session, request, std::nullopt);
                       });
         return;
       case RequestKind::retr: {
-        auto& call = calls_.at(a.request);
+        auto& call = this->call(a.request);
         c->execute(
             pop3::Command::retr(a.number), [sink = call.sink](std::string_view chunk) { sink(chunk); },
             [self = shared_from_this(), session = a.session, request = a.request](Result<pop3::StatusLine> status) {
@@ -280,14 +282,14 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
           for (const auto& [number, size] : *sizes) {
             if (const auto row = listing->find_number(number)) listing->set_size(*row, size);
           }
-          self->calls_.at(request).listing = std::move(listing);
+          self->call(request).listing = std::move(listing);
           self->answered(session, request, std::nullopt);
         });
   }
 
   void send_commit(net::Connection& c, const action::Send& a) {
     auto marked = std::make_shared<std::vector<MessageId>>();
-    calls_.at(a.request).gone = a.absent;
+    call(a.request).gone = a.absent;
     for (const auto& [id, number] : a.deletions) {
       c.execute(pop3::Command::dele(number), {},
                 [self = shared_from_this(), marked, id = id](Result<pop3::StatusLine> status) {
@@ -306,7 +308,7 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
         error.message = "deletions not committed (nothing was deleted): " + error.message;
         return self->answered(session, request, std::move(error));
       }
-      auto& gone = self->calls_.at(request).gone;
+      auto& gone = self->call(request).gone;
       gone.insert(gone.end(), marked->begin(), marked->end());
       self->answered(session, request, std::nullopt);
     });
@@ -370,9 +372,13 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void perform(action::Complete& a) {
-    auto node = calls_.extract(a.request);
-    if (node.empty()) return;
-    Call& call = node.mapped();
+    if (a.request < first_call_ || a.request - first_call_ >= calls_.size() || !calls_[a.request - first_call_]) return;
+    std::optional<Call> taken = std::exchange(calls_[a.request - first_call_], std::nullopt);
+    while (!calls_.empty() && !calls_.front()) {
+      calls_.pop_front();
+      ++first_call_;
+    }
+    Call& call = *taken;
     const bool ok = !a.error.has_value();
     if (call.list_done) {
       call.list_done(ok ? Result<Listing>(std::move(call.listing)) : Result<Listing>(std::move(*a.error)));
@@ -410,7 +416,10 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
   Pop3MaildropOptions options_;
   SessionScheduler scheduler_;
   std::map<SessionId, std::shared_ptr<net::Connection>> connections_;
-  std::map<RequestId, Call> calls_;
+  // The calls of requests not yet completed, by request id from first_call_ on (ids are given
+  // in order and complete in order: the front goes first, no node per request).
+  std::deque<std::optional<Call>> calls_;
+  RequestId first_call_ = 1;
   RequestId next_request_ = 1;
   std::map<Timer, Executor::TimerId> timers_;
   std::vector<std::function<void()>> shutdown_waiters_;

@@ -163,6 +163,7 @@ Actions SessionScheduler::timer_fired(Timer timer, Clock::time_point now) {
     pump(now, out);
     return out;
   }
+  idle_timer_armed_ = false;
   if (current_ && current_->ready && !current_->ending && current_->active == 0 && pending_.empty()) {
     end_session(*current_, out);
   }
@@ -177,6 +178,7 @@ Actions SessionScheduler::shutdown(Clock::time_point now) {
     return out;
   }
   shutting_down_ = true;
+  idle_timer_armed_ = false;
   out.emplace_back(action::CancelTimer{Timer::idle});
   out.emplace_back(action::CancelTimer{Timer::login_delay});
   fail_pending(Error(Errc::cancelled, "the mailbox is shutting down"), out);
@@ -218,7 +220,7 @@ void SessionScheduler::pump(Clock::time_point now, Actions& out) {
     Pending next = std::move(pending_.front());
     pending_.pop_front();
     const bool commit = next.request.kind == RequestKind::commit;
-    out.emplace_back(action::CancelTimer{Timer::idle});
+    cancel_idle_timer(out);
     dispatch(session, std::move(next), out);
     if (commit) return;  // that session ends with the commit's QUIT
   }
@@ -228,6 +230,14 @@ void SessionScheduler::pump(Clock::time_point now, Actions& out) {
 void SessionScheduler::arm_idle_timer(Clock::time_point now, Actions& out) {
   if (!current_ || !current_->ready || current_->ending || current_->active > 0) return;
   out.emplace_back(action::ArmTimer{Timer::idle, now + options_.idle_grace});
+  idle_timer_armed_ = true;
+}
+
+// Only when armed: a pipeline of 100,000 TOPs dispatches one request at a time.
+void SessionScheduler::cancel_idle_timer(Actions& out) {
+  if (!idle_timer_armed_) return;
+  idle_timer_armed_ = false;
+  out.emplace_back(action::CancelTimer{Timer::idle});
 }
 
 void SessionScheduler::start_session(Clock::time_point now, Actions& out) {
@@ -302,7 +312,7 @@ void SessionScheduler::dispatch(Session& session, Pending pending, Actions& out)
 void SessionScheduler::end_session(Session& session, Actions& out) {
   if (session.ending) return;
   session.ending = true;
-  out.emplace_back(action::CancelTimer{Timer::idle});
+  cancel_idle_timer(out);
   out.emplace_back(action::Quit{session.id});
 }
 
@@ -341,6 +351,12 @@ void SessionScheduler::note_batch_failure(const Error& error) {
 }
 
 void SessionScheduler::complete(RequestId id, std::optional<Error> error, Actions& out) {
+  if (finished_.empty() && !order_.empty() && order_.front() == id) {
+    // The usual case (answers come back in the order asked): nothing waits behind it.
+    out.emplace_back(action::Complete{id, std::move(error)});
+    order_.pop_front();
+    return;
+  }
   finished_.emplace(id, std::move(error));
   while (!order_.empty()) {
     auto ready = finished_.find(order_.front());

@@ -198,6 +198,7 @@ class SessionScheduler {
   void fail_pending(const Error& error, Actions& out);
   void note_batch_failure(const Error& error);
   void arm_idle_timer(Clock::time_point now, Actions& out);
+  void cancel_idle_timer(Actions& out);
   void after_request(Clock::time_point now, Actions& out);
   void maybe_finish_shutdown(Actions& out);
   Error refused_login_error(Clock::duration left) const;
@@ -218,6 +219,7 @@ class SessionScheduler {
   std::deque<RequestId> order_;  // requests not yet delivered, in order
   Clock::time_point not_before_{};
   bool delay_timer_armed_ = false;
+  bool idle_timer_armed_ = false;
   std::optional<Error> refused_login_;
   Clock::duration login_backoff_{};
   Clock::time_point login_retry_at_{};

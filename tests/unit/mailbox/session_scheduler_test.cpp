@@ -96,6 +96,29 @@ TEST_F(SchedulerTest, WorkStartsASessionServedAfterUidlThenQuitsAfterTheIdleGrac
   EXPECT_EQ(scheduler.sessions_started(), 1u);
 }
 
+// The idle timer is cancelled when work comes to an idle session, and only then: a pipeline
+// of 100,000 TOPs is not 100,000 timer cancellations.
+TEST_F(SchedulerTest, WorkForAnIdleSessionCancelsItsIdleTimerWorkForABusyOneDoesNot) {
+  auto open = one_of<action::OpenSession>(scheduler.submit(next++, top_of("a"), now));
+  ASSERT_TRUE(open);
+  auto first = one_of<action::Send>(log_in(open->session));
+  ASSERT_TRUE(first);
+  auto out = scheduler.answered(open->session, first->request, Answered{}, now);
+  ASSERT_TRUE(one_of<action::ArmTimer>(out)) << "idle now";
+  out = scheduler.submit(next++, top_of("b"), now);
+  ASSERT_TRUE(one_of<action::Send>(out));
+  auto cancel = one_of<action::CancelTimer>(out);
+  ASSERT_TRUE(cancel) << "the idle session is busy again";
+  EXPECT_EQ(cancel->timer, Timer::idle);
+  out = scheduler.submit(next++, top_of("c"), now);
+  ASSERT_TRUE(one_of<action::Send>(out));
+  EXPECT_TRUE(all_of<action::CancelTimer>(out).empty()) << "no timer is armed while the session works";
+  // A timer that fires anyway (cancelled too late) while the session works ends nothing.
+  out = scheduler.timer_fired(Timer::idle, now + 3s);
+  EXPECT_TRUE(all_of<action::Quit>(out).empty());
+  EXPECT_TRUE(scheduler.session_open());
+}
+
 TEST_F(SchedulerTest, AListingUsesASessionThatBeganAfterItAndItsListIsPipelinedBehindUidl) {
   auto open = one_of<action::OpenSession>(scheduler.submit(next++, top_of("a"), now));
   ASSERT_TRUE(open);

@@ -82,7 +82,6 @@ class StubFetcher {
   void start(std::uint64_t serial, const Message& message, Done done, std::shared_ptr<PageWait> page = {});
   bool begin(std::uint64_t serial, const Message& message, Done done, std::shared_ptr<PageWait> page = {});
   void count_down(const std::shared_ptr<PageWait>& page);
-  Done counting(std::shared_ptr<PageWait> page);  // a waiter that counts the page down
   void answered(std::uint64_t serial, Result<std::string> text);
   // on_executor: false on the maildrop's thread (waiters are then answered from the executor).
   void arrived(std::uint64_t serial, Result<std::string> result, bool on_executor);

@@ -11,6 +11,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 
 #include "popfs/mailbox/session_scheduler.hpp"
 #include "popfs/pop3/listing.hpp"
@@ -139,7 +140,18 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   Clock::time_point now() const { return executor_.clock().now(); }
-  Call& call(RequestId request) { return calls_.at(request - first_call_).value(); }
+  // The slot of a request's call: empty once the request completed, null for an id before
+  // the oldest kept or never given.
+  std::optional<Call>* slot(RequestId request) {
+    if (request < first_call_ || request - first_call_ >= calls_.size()) return nullptr;
+    return &calls_[request - first_call_];
+  }
+  // Of a request in flight (as std::map::at, it throws for any other).
+  Call& call(RequestId request) {
+    auto* const found = slot(request);
+    if (found == nullptr) throw std::out_of_range("pop3 maildrop: no call for this request");
+    return found->value();
+  }
 
   // A server that hung up an idle session: tell the scheduler before new work is placed.
   void check_idle_session() {
@@ -372,8 +384,9 @@ class Pop3Maildrop::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void perform(action::Complete& a) {
-    if (a.request < first_call_ || a.request - first_call_ >= calls_.size() || !calls_[a.request - first_call_]) return;
-    std::optional<Call> taken = std::exchange(calls_[a.request - first_call_], std::nullopt);
+    auto* const pending = slot(a.request);
+    if (pending == nullptr || !*pending) return;
+    std::optional<Call> taken = std::exchange(*pending, std::nullopt);
     while (!calls_.empty() && !calls_.front()) {
       calls_.pop_front();
       ++first_call_;
